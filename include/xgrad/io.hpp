@@ -1,0 +1,59 @@
+#pragma once
+// Reading the image datasets and reading/writing trained models (HDF5, C++ API).
+// Every failure is a DataError (or ShapeError) naming the file, the dataset and expected vs found.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "xgrad/mlp.hpp"
+
+namespace xgrad::io {
+
+// Where the cat/non-cat dataset is: `option` if not empty, else $XGRAD_DATA if set, else `fallback`.
+// The directory must hold train_catvnoncat.h5 and test_catvnoncat.h5; otherwise a DataError says
+// every place it looked and where the files come from.
+std::string find_data_dir(const std::string& option, const std::string& fallback);
+
+// One split of an image dataset: images [m,h,w,c] uint8 flattened in C order and divided by 255 into
+// X [h·w·c, m] (a column per example, as the seed), labels 0/1 into Y [1, m].
+template <class T>
+struct ImageSet {
+    Matrix<T> X;
+    Matrix<T> Y;
+    std::size_t height = 0, width = 0, channels = 0;
+    std::vector<std::string> classes;  // list_classes, e.g. {"non-cat", "cat"}
+    std::vector<std::uint8_t> pixels;  // the raw images, m·h·w·c bytes (for pictures)
+};
+
+// Reads datasets `x_name`, `y_name` and `list_classes` of `file` and validates them.
+template <class T>
+ImageSet<T> load_image_set(const std::string& file, const std::string& x_name,
+                           const std::string& y_name);
+
+template <class T>
+struct CatData {
+    ImageSet<T> train, test;
+};
+// train_catvnoncat.h5 (train_set_x/_y) and test_catvnoncat.h5 (test_set_x/_y) of `dir`.
+template <class T>
+CatData<T> load_catvnoncat(const std::string& dir);
+
+// A trained model as stored in model.h5: W1..WL, b1..bL (seed shapes) and attributes.
+struct ModelFile {
+    MlpSpec spec;
+    Params<double> params;  // stored values, widened to double (exact for f32 models)
+    std::string dtype;      // "f64" or "f32": the type the datasets are stored in
+    double learning_rate = 0;
+    long long iterations = 0;
+    std::uint32_t seed = 0;
+    double final_cost = 0;
+};
+
+// Writes atomically: a temporary file in the same directory, then rename.
+template <class T>
+void save_model(const std::string& path, const MlpSpec& spec, const Params<T>& params,
+                double learning_rate, long long iterations, std::uint32_t seed, double final_cost);
+ModelFile load_model(const std::string& path);
+
+}  // namespace xgrad::io

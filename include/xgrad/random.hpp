@@ -1,0 +1,34 @@
+#pragma once
+// numpy's legacy global generator (np.random.seed / rand / randn), reproduced bit for bit.
+//
+// MT19937 seeded with init_genrand(seed) — the same stream as std::mt19937(seed);
+// a uniform double in [0,1) from two 32-bit draws: ((a >> 5) * 2^26 + (b >> 6)) / 2^53;
+// a gaussian by the polar method, returning f·x2 and keeping f·x1 for the next call.
+
+#include <cstdint>
+#include <random>
+
+#include "xgrad/tensor.hpp"
+
+namespace xgrad {
+
+class NumpyRandom {
+public:
+    explicit NumpyRandom(std::uint32_t seed = 0) { this->seed(seed); }
+
+    // np.random.seed(s): also forgets a kept gaussian.
+    void seed(std::uint32_t s);
+    // np.random.random_sample() / rand(): uniform in [0, 1).
+    double uniform();
+    // np.random.randn(): standard normal.
+    double randn();
+    // np.random.randn(rows, cols), filled row-major.
+    Matrix<double> randn(std::size_t rows, std::size_t cols);
+
+private:
+    std::mt19937 mt_;
+    bool has_gauss_ = false;
+    double gauss_ = 0.0;
+};
+
+}  // namespace xgrad

@@ -1,0 +1,110 @@
+#pragma once
+// The tape: a flat vector of nodes in construction order.
+//
+// Construction order is a topological order, so forward replay is one loop up and backward is one
+// loop down. Nodes refer to their inputs by integer id; values and gradients live in the nodes and are
+// allocated once, when the node is recorded. Replaying forward()/backward() after parameters change
+// writes into the same buffers and allocates nothing.
+//
+// Gradient semantics (as in PyTorch): backward(loss) adds d loss / d param into the parameters'
+// gradients (they accumulate across calls until zero_grad()); gradients of intermediate nodes are
+// recomputed from zero on every backward and stay readable until the next one.
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "xgrad/tensor.hpp"
+
+namespace xgrad {
+
+using NodeId = std::int32_t;
+
+enum class OpKind : std::uint8_t {
+    constant,   // leaf, no gradient (data, labels)
+    parameter,  // leaf, gradient
+    matmul,
+    add_bias,
+    relu,
+    sigmoid,
+    bce,
+    sigmoid_bce,
+    count_  // keep last
+};
+
+// "matmul", "add_bias", ...
+const char* op_name(OpKind op);
+
+template <class T>
+struct Node {
+    OpKind op = OpKind::constant;
+    NodeId in0 = -1;
+    NodeId in1 = -1;
+    bool requires_grad = false;  // a parameter, or an op with an input that requires grad
+    std::string name;            // optional label for printing
+    Matrix<T> value;
+    Matrix<T> grad;  // allocated only when requires_grad
+};
+
+template <class T>
+class Tape {
+public:
+    Tape() = default;
+
+    // ---- leaves ---------------------------------------------------------------------------
+    NodeId constant(const Matrix<T>& value, std::string name = {});
+    NodeId parameter(const Matrix<T>& value, std::string name = {});
+
+    // ---- ops (each checks shapes and computes its value at once) --------------------------
+    NodeId matmul(NodeId a, NodeId b);      // [M,K]·[K,N] -> [M,N]
+    NodeId add_bias(NodeId a, NodeId b);    // [n,m] + [n,1] (to every column) -> [n,m]
+    NodeId relu(NodeId x);                  // max(x, 0)
+    NodeId sigmoid(NodeId x);               // 1 / (1 + exp(-x))
+    NodeId bce(NodeId p, NodeId y);         // -sum(y log p + (1-y) log(1-p)) / m -> [1,1]
+    NodeId sigmoid_bce(NodeId z, NodeId y); // bce(sigmoid(z), y), computed stably from logits
+
+    // ---- execution ------------------------------------------------------------------------
+    // Re-runs every op in order from the current leaf values. Throws if a leaf's shape changed.
+    void forward();
+    // One reverse pass from a [1,1] node. Only nodes that lie between a parameter and `loss`
+    // get gradients; constants (the data) never do.
+    void backward(NodeId loss);
+    // Sets every parameter's gradient to zero.
+    void zero_grad();
+
+    // ---- access ---------------------------------------------------------------------------
+    std::size_t size() const { return nodes_.size(); }
+    const Node<T>& node(NodeId id) const;
+    const Matrix<T>& value(NodeId id) const;
+    // Mutable leaf value: for updating parameters or swapping in a new batch of the same shape.
+    Matrix<T>& leaf_value(NodeId id);
+    // Copies `v` into a leaf; the shape must equal the recorded one (no reallocation).
+    void set_value(NodeId id, const Matrix<T>& v);
+    const Matrix<T>& grad(NodeId id) const;  // throws if the node has no gradient
+    Matrix<T>& param_grad(NodeId id);        // mutable gradient of a parameter
+    bool requires_grad(NodeId id) const { return node(id).requires_grad; }
+    Shape shape(NodeId id) const { return shape_of(node(id).value); }
+    const std::vector<NodeId>& parameters() const { return parameters_; }
+    void set_name(NodeId id, std::string name);
+
+    // ---- inspection -----------------------------------------------------------------------
+    // One line per node: id, op, inputs, shape, grad flag, name.
+    void print(std::ostream& os) const;
+    // Graphviz DOT: one box per node (op, shape), parameters and grad-carrying nodes marked.
+    std::string to_dot() const;
+
+private:
+    const Node<T>& checked(NodeId id, const char* what) const;
+    NodeId add_node(OpKind op, NodeId a, NodeId b, Shape out);
+    void run_forward(Node<T>& n);
+
+    std::vector<Node<T>> nodes_;
+    std::vector<NodeId> parameters_;
+    std::vector<char> reach_;  // scratch for backward: node leads to the loss
+};
+
+extern template class Tape<float>;
+extern template class Tape<double>;
+
+}  // namespace xgrad

@@ -1,0 +1,7 @@
+#pragma once
+// xgrad: a small tape-based reverse-mode autodiff engine over dense 2-D tensors.
+#include "xgrad/mlp.hpp"
+#include "xgrad/random.hpp"
+#include "xgrad/reference.hpp"
+#include "xgrad/tape.hpp"
+#include "xgrad/tensor.hpp"

@@ -1,0 +1,45 @@
+// add_bias: Z[n,m] = A[n,m] + b[n,1]   (b added to every column)
+//   dA += dZ
+//   db += sum over columns of dZ        [n,1]
+#include "ops/ops.hpp"
+
+namespace xgrad::ops {
+
+Shape add_bias_shape(Shape a, Shape b) {
+    if (b.cols != 1 || b.rows != a.rows)
+        shape_error("add_bias", "bias must be [rows of A,1]", a, b);
+    return a;
+}
+
+template <class T>
+void add_bias_forward(const M<T>& a, const M<T>* b, M<T>& out) {
+    const std::size_t n = a.shape()[0], m = a.shape()[1];
+    const T* pa = a.data();
+    const T* pb = b->data();
+    T* po = out.data();
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < m; ++j) po[i * m + j] = pa[i * m + j] + pb[i];
+}
+
+template <class T>
+void add_bias_backward(const M<T>& a, const M<T>*, const M<T>&, const M<T>& gout, M<T>* ga,
+                       M<T>* gb) {
+    const std::size_t n = a.shape()[0], m = a.shape()[1];
+    const T* pg = gout.data();
+    if (ga) {
+        T* p = ga->data();
+        for (std::size_t i = 0; i < n * m; ++i) p[i] += pg[i];
+    }
+    if (gb) {
+        T* p = gb->data();
+        for (std::size_t i = 0; i < n; ++i) {
+            T s = 0;
+            for (std::size_t j = 0; j < m; ++j) s += pg[i * m + j];
+            p[i] += s;
+        }
+    }
+}
+
+XGRAD_INSTANTIATE_OP(add_bias)
+
+}  // namespace xgrad::ops

@@ -1,0 +1,30 @@
+// sigmoid: Y = 1 / (1 + exp(-X))   any shape (the seed's formula; exp overflow gives exactly 0)
+//   dX += dY · Y · (1 - Y)          (uses the saved output)
+#include <cmath>
+
+#include "ops/ops.hpp"
+
+namespace xgrad::ops {
+
+Shape sigmoid_shape(Shape a, Shape) { return a; }
+
+template <class T>
+void sigmoid_forward(const M<T>& a, const M<T>*, M<T>& out) {
+    const T* pa = a.data();
+    T* po = out.data();
+    for (std::size_t i = 0, n = a.size(); i < n; ++i) po[i] = T(1) / (T(1) + std::exp(-pa[i]));
+}
+
+template <class T>
+void sigmoid_backward(const M<T>& a, const M<T>*, const M<T>& out, const M<T>& gout, M<T>* ga,
+                      M<T>*) {
+    if (!ga) return;
+    const T* py = out.data();
+    const T* pg = gout.data();
+    T* p = ga->data();
+    for (std::size_t i = 0, n = a.size(); i < n; ++i) p[i] += pg[i] * py[i] * (T(1) - py[i]);
+}
+
+XGRAD_INSTANTIATE_OP(sigmoid)
+
+}  // namespace xgrad::ops

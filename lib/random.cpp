@@ -1,0 +1,42 @@
+#include "xgrad/random.hpp"
+
+#include <cmath>
+
+namespace xgrad {
+
+void NumpyRandom::seed(std::uint32_t s) {
+    mt_.seed(s);
+    has_gauss_ = false;
+    gauss_ = 0.0;
+}
+
+double NumpyRandom::uniform() {
+    const std::uint32_t a = std::uint32_t(mt_()) >> 5;
+    const std::uint32_t b = std::uint32_t(mt_()) >> 6;
+    return (a * 67108864.0 + b) / 9007199254740992.0;
+}
+
+double NumpyRandom::randn() {
+    if (has_gauss_) {
+        has_gauss_ = false;
+        return gauss_;
+    }
+    double x1, x2, r2;
+    do {
+        x1 = 2.0 * uniform() - 1.0;
+        x2 = 2.0 * uniform() - 1.0;
+        r2 = x1 * x1 + x2 * x2;
+    } while (r2 >= 1.0 || r2 == 0.0);
+    const double f = std::sqrt(-2.0 * std::log(r2) / r2);
+    gauss_ = f * x1;
+    has_gauss_ = true;
+    return f * x2;
+}
+
+Matrix<double> NumpyRandom::randn(std::size_t rows, std::size_t cols) {
+    Matrix<double> m = Matrix<double>::from_shape({rows, cols});
+    for (auto& v : m) v = randn();
+    return m;
+}
+
+}  // namespace xgrad

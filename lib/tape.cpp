@@ -1,0 +1,285 @@
+#include "xgrad/tape.hpp"
+
+#include <ostream>
+#include <sstream>
+
+#include "ops/ops.hpp"
+
+namespace xgrad {
+
+std::string to_string(const Shape& s) {
+    return "[" + std::to_string(s.rows) + "," + std::to_string(s.cols) + "]";
+}
+
+namespace ops {
+void shape_error(const char* op, const char* what, Shape a, Shape b) {
+    throw ShapeError(std::string(op) + ": " + what + ": A is " + to_string(a) + ", B is " +
+                     to_string(b));
+}
+}  // namespace ops
+
+namespace {
+
+constexpr const char* kOpNames[] = {"constant", "parameter", "matmul", "add_bias",
+                                    "relu",     "sigmoid",   "bce",    "sigmoid_bce"};
+static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == std::size_t(OpKind::count_),
+              "every OpKind needs a name");
+
+// The one dispatch table: op kind -> its shape rule, forward and backward.
+template <class T>
+struct OpTable {
+    Shape (*shape)(Shape, Shape);
+    void (*forward)(const Matrix<T>&, const Matrix<T>*, Matrix<T>&);
+    void (*backward)(const Matrix<T>&, const Matrix<T>*, const Matrix<T>&, const Matrix<T>&,
+                     Matrix<T>*, Matrix<T>*);
+};
+
+template <class T>
+OpTable<T> op_table(OpKind op) {
+    switch (op) {
+#define XGRAD_OP_CASE(name) \
+    case OpKind::name:      \
+        return {ops::name##_shape, ops::name##_forward<T>, ops::name##_backward<T>};
+        XGRAD_OP_CASE(matmul)
+        XGRAD_OP_CASE(add_bias)
+        XGRAD_OP_CASE(relu)
+        XGRAD_OP_CASE(sigmoid)
+        XGRAD_OP_CASE(bce)
+        XGRAD_OP_CASE(sigmoid_bce)
+#undef XGRAD_OP_CASE
+        case OpKind::constant:
+        case OpKind::parameter:
+        case OpKind::count_:
+            break;
+    }
+    throw UsageError(std::string("op_table: ") + op_name(op) + " is not an op");
+}
+
+bool is_leaf(OpKind op) { return op == OpKind::constant || op == OpKind::parameter; }
+
+}  // namespace
+
+const char* op_name(OpKind op) {
+    const auto i = std::size_t(op);
+    return i < std::size_t(OpKind::count_) ? kOpNames[i] : "?";
+}
+
+template <class T>
+const Node<T>& Tape<T>::checked(NodeId id, const char* what) const {
+    if (id < 0 || std::size_t(id) >= nodes_.size())
+        throw UsageError(std::string(what) + ": node " + std::to_string(id) +
+                         " is not on this tape (it has " + std::to_string(nodes_.size()) +
+                         " nodes)");
+    return nodes_[std::size_t(id)];
+}
+
+template <class T>
+const Node<T>& Tape<T>::node(NodeId id) const {
+    return checked(id, "node");
+}
+
+template <class T>
+NodeId Tape<T>::constant(const Matrix<T>& value, std::string name) {
+    if (value.size() == 0)
+        throw ShapeError("constant: empty tensor " + to_string(shape_of(value)));
+    Node<T> n;
+    n.op = OpKind::constant;
+    n.name = std::move(name);
+    n.value = value;
+    nodes_.push_back(std::move(n));
+    return NodeId(nodes_.size() - 1);
+}
+
+template <class T>
+NodeId Tape<T>::parameter(const Matrix<T>& value, std::string name) {
+    if (value.size() == 0)
+        throw ShapeError("parameter: empty tensor " + to_string(shape_of(value)));
+    Node<T> n;
+    n.op = OpKind::parameter;
+    n.name = std::move(name);
+    n.requires_grad = true;
+    n.value = value;
+    n.grad = xt::zeros<T>(value.shape());
+    nodes_.push_back(std::move(n));
+    const NodeId id = NodeId(nodes_.size() - 1);
+    parameters_.push_back(id);
+    return id;
+}
+
+template <class T>
+NodeId Tape<T>::add_node(OpKind op, NodeId a, NodeId b, Shape out) {
+    Node<T> n;
+    n.op = op;
+    n.in0 = a;
+    n.in1 = b;
+    n.requires_grad = nodes_[std::size_t(a)].requires_grad ||
+                      (b >= 0 && nodes_[std::size_t(b)].requires_grad);
+    n.value = Matrix<T>::from_shape({out.rows, out.cols});
+    if (n.requires_grad) n.grad = xt::zeros<T>(n.value.shape());
+    nodes_.push_back(std::move(n));
+    run_forward(nodes_.back());
+    return NodeId(nodes_.size() - 1);
+}
+
+template <class T>
+void Tape<T>::run_forward(Node<T>& n) {
+    const auto t = op_table<T>(n.op);
+    const Matrix<T>* b = n.in1 >= 0 ? &nodes_[std::size_t(n.in1)].value : nullptr;
+    t.forward(nodes_[std::size_t(n.in0)].value, b, n.value);
+}
+
+#define XGRAD_BINARY(name)                                                                    \
+    template <class T>                                                                        \
+    NodeId Tape<T>::name(NodeId a, NodeId b) {                                                \
+        const Shape sa = shape_of(checked(a, #name).value);                                   \
+        const Shape sb = shape_of(checked(b, #name).value);                                   \
+        return add_node(OpKind::name, a, b, ops::name##_shape(sa, sb));                       \
+    }
+#define XGRAD_UNARY(name)                                                                     \
+    template <class T>                                                                        \
+    NodeId Tape<T>::name(NodeId a) {                                                          \
+        const Shape sa = shape_of(checked(a, #name).value);                                   \
+        return add_node(OpKind::name, a, -1, ops::name##_shape(sa, {}));                      \
+    }
+XGRAD_BINARY(matmul)
+XGRAD_BINARY(add_bias)
+XGRAD_BINARY(bce)
+XGRAD_BINARY(sigmoid_bce)
+XGRAD_UNARY(relu)
+XGRAD_UNARY(sigmoid)
+#undef XGRAD_BINARY
+#undef XGRAD_UNARY
+
+template <class T>
+void Tape<T>::forward() {
+    for (auto& n : nodes_)
+        if (!is_leaf(n.op)) run_forward(n);
+}
+
+template <class T>
+void Tape<T>::backward(NodeId loss) {
+    const Node<T>& l = checked(loss, "backward");
+    if (shape_of(l.value) != Shape{1, 1})
+        throw ShapeError("backward: the loss must be a scalar [1,1], node " + std::to_string(loss) +
+                         " (" + op_name(l.op) + ") is " + to_string(shape_of(l.value)));
+    if (!l.requires_grad)
+        throw UsageError("backward: node " + std::to_string(loss) + " (" + op_name(l.op) +
+                         ") does not depend on any parameter");
+
+    // Which nodes lead to the loss: one reverse sweep (the tape is topologically ordered).
+    reach_.assign(nodes_.size(), 0);
+    reach_[std::size_t(loss)] = 1;
+    for (std::size_t i = std::size_t(loss) + 1; i-- > 0;) {
+        const Node<T>& n = nodes_[i];
+        if (!reach_[i] || !n.requires_grad || is_leaf(n.op)) continue;
+        reach_[std::size_t(n.in0)] = 1;
+        if (n.in1 >= 0) reach_[std::size_t(n.in1)] = 1;
+    }
+    // Intermediate gradients start from zero on every pass; parameter gradients accumulate.
+    for (auto& n : nodes_)
+        if (n.requires_grad && n.op != OpKind::parameter) n.grad.fill(T(0));
+    nodes_[std::size_t(loss)].grad.fill(T(1));
+
+    for (std::size_t i = std::size_t(loss) + 1; i-- > 0;) {
+        Node<T>& n = nodes_[i];
+        if (!reach_[i] || !n.requires_grad || is_leaf(n.op)) continue;
+        Node<T>& a = nodes_[std::size_t(n.in0)];
+        Node<T>* b = n.in1 >= 0 ? &nodes_[std::size_t(n.in1)] : nullptr;
+        Matrix<T>* ga = a.requires_grad ? &a.grad : nullptr;
+        Matrix<T>* gb = b && b->requires_grad ? &b->grad : nullptr;
+        op_table<T>(n.op).backward(a.value, b ? &b->value : nullptr, n.value, n.grad, ga, gb);
+    }
+}
+
+template <class T>
+void Tape<T>::zero_grad() {
+    for (NodeId p : parameters_) nodes_[std::size_t(p)].grad.fill(T(0));
+}
+
+template <class T>
+const Matrix<T>& Tape<T>::value(NodeId id) const {
+    return checked(id, "value").value;
+}
+
+template <class T>
+Matrix<T>& Tape<T>::leaf_value(NodeId id) {
+    const Node<T>& n = checked(id, "leaf_value");
+    if (!is_leaf(n.op))
+        throw UsageError("leaf_value: node " + std::to_string(id) + " is an op (" +
+                         op_name(n.op) + "), its value is computed");
+    return nodes_[std::size_t(id)].value;
+}
+
+template <class T>
+void Tape<T>::set_value(NodeId id, const Matrix<T>& v) {
+    Matrix<T>& dst = leaf_value(id);
+    if (shape_of(dst) != shape_of(v))
+        throw ShapeError("set_value: node " + std::to_string(id) + " is " +
+                         to_string(shape_of(dst)) + ", the new value is " + to_string(shape_of(v)));
+    std::copy(v.begin(), v.end(), dst.begin());
+}
+
+template <class T>
+const Matrix<T>& Tape<T>::grad(NodeId id) const {
+    const Node<T>& n = checked(id, "grad");
+    if (!n.requires_grad)
+        throw UsageError("grad: node " + std::to_string(id) + " (" + op_name(n.op) +
+                         ") has no gradient: nothing it depends on is a parameter");
+    return n.grad;
+}
+
+template <class T>
+Matrix<T>& Tape<T>::param_grad(NodeId id) {
+    const Node<T>& n = checked(id, "param_grad");
+    if (n.op != OpKind::parameter)
+        throw UsageError("param_grad: node " + std::to_string(id) + " is not a parameter");
+    return nodes_[std::size_t(id)].grad;
+}
+
+template <class T>
+void Tape<T>::set_name(NodeId id, std::string name) {
+    checked(id, "set_name");
+    nodes_[std::size_t(id)].name = std::move(name);
+}
+
+template <class T>
+void Tape<T>::print(std::ostream& os) const {
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+        const Node<T>& n = nodes_[i];
+        os << '%' << i << " = " << op_name(n.op);
+        if (n.in0 >= 0) os << " %" << n.in0;
+        if (n.in1 >= 0) os << " %" << n.in1;
+        os << "  " << to_string(shape_of(n.value)) << (n.requires_grad ? "  grad" : "");
+        if (!n.name.empty()) os << "  \"" << n.name << '"';
+        os << '\n';
+    }
+}
+
+template <class T>
+std::string Tape<T>::to_dot() const {
+    std::ostringstream os;
+    os << "digraph tape {\n  rankdir=BT;\n  node [shape=box, fontname=\"monospace\"];\n";
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+        const Node<T>& n = nodes_[i];
+        os << "  n" << i << " [label=\"%" << i << " " << op_name(n.op);
+        if (!n.name.empty()) os << " " << n.name;
+        os << "\\n" << to_string(shape_of(n.value)) << (n.requires_grad ? "\\nneeds grad" : "")
+           << "\"";
+        if (n.op == OpKind::parameter)
+            os << ", style=filled, fillcolor=\"#ffe4b5\"";
+        else if (n.op == OpKind::constant)
+            os << ", style=filled, fillcolor=\"#e0e0e0\"";
+        else if (n.requires_grad)
+            os << ", color=\"#1f77b4\"";
+        os << "];\n";
+        if (n.in0 >= 0) os << "  n" << n.in0 << " -> n" << i << ";\n";
+        if (n.in1 >= 0) os << "  n" << n.in1 << " -> n" << i << ";\n";
+    }
+    os << "}\n";
+    return os.str();
+}
+
+template class Tape<float>;
+template class Tape<double>;
+
+}  // namespace xgrad

@@ -1,0 +1,18 @@
+// Trains y = sigmoid(w·x + b) on two points through the installed xgrad and prints the gradient of
+// the first step, which the run script checks against the closed form (sigmoid(0) - y)·x / m.
+#include <xgrad/xgrad.hpp>
+
+#include <cstdio>
+
+int main() {
+    xgrad::Tape<double> t;
+    const auto x = t.constant(xgrad::Matrix<double>{{1.0, 2.0}});
+    const auto y = t.constant(xgrad::Matrix<double>{{1.0, 0.0}});
+    const auto w = t.parameter(xgrad::Matrix<double>{{0.0}});
+    const auto b = t.parameter(xgrad::Matrix<double>{{0.0}});
+    const auto loss = t.sigmoid_bce(t.add_bias(t.matmul(w, x), b), y);
+    t.backward(loss);
+    // dW = ((0.5-1)·1 + (0.5-0)·2) / 2 = 0.25
+    std::printf("dW=%.6f\n", t.grad(w)(0, 0));
+    return t.grad(w)(0, 0) == 0.25 ? 0 : 1;
+}
