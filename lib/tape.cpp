@@ -11,6 +11,9 @@ std::string to_string(const Shape& s) {
     return "[" + std::to_string(s.rows) + "," + std::to_string(s.cols) + "]";
 }
 
+std::ostream& operator<<(std::ostream& os, const Shape& s) { return os << to_string(s); }
+std::ostream& operator<<(std::ostream& os, OpKind op) { return os << op_name(op); }
+
 namespace ops {
 void shape_error(const char* op, const char* what, Shape a, Shape b) {
     throw ShapeError(std::string(op) + ": " + what + ": A is " + to_string(a) + ", B is " +
@@ -86,6 +89,7 @@ NodeId Tape<T>::constant(const Matrix<T>& value, std::string name) {
     n.op = OpKind::constant;
     n.name = std::move(name);
     n.value = value;
+    n.shape = shape_of(value);
     nodes_.push_back(std::move(n));
     return NodeId(nodes_.size() - 1);
 }
@@ -99,6 +103,7 @@ NodeId Tape<T>::parameter(const Matrix<T>& value, std::string name) {
     n.name = std::move(name);
     n.requires_grad = true;
     n.value = value;
+    n.shape = shape_of(value);
     n.grad = xt::zeros<T>(value.shape());
     nodes_.push_back(std::move(n));
     const NodeId id = NodeId(nodes_.size() - 1);
@@ -114,6 +119,7 @@ NodeId Tape<T>::add_node(OpKind op, NodeId a, NodeId b, Shape out) {
     n.in1 = b;
     n.requires_grad = nodes_[std::size_t(a)].requires_grad ||
                       (b >= 0 && nodes_[std::size_t(b)].requires_grad);
+    n.shape = out;
     n.value = Matrix<T>::from_shape({out.rows, out.cols});
     if (n.requires_grad) n.grad = xt::zeros<T>(n.value.shape());
     nodes_.push_back(std::move(n));
@@ -152,8 +158,16 @@ XGRAD_UNARY(sigmoid)
 
 template <class T>
 void Tape<T>::forward() {
-    for (auto& n : nodes_)
-        if (!is_leaf(n.op)) run_forward(n);
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+        Node<T>& n = nodes_[i];
+        if (!is_leaf(n.op)) {
+            run_forward(n);
+        } else if (shape_of(n.value) != n.shape) {
+            throw ShapeError("forward: leaf " + std::to_string(i) + " (" + op_name(n.op) +
+                             (n.name.empty() ? "" : " " + n.name) + ") was recorded as " +
+                             to_string(n.shape) + " but is now " + to_string(shape_of(n.value)));
+        }
+    }
 }
 
 template <class T>

@@ -30,6 +30,9 @@ struct MlpSpec {
     MlpSpec() = default;
     MlpSpec(std::vector<std::size_t> dims, std::vector<Activation> activations);
     MlpSpec(std::vector<std::size_t> dims, const std::vector<std::string>& activations);
+    // Lets MlpSpec({3, 2, 1}, {"relu", "sigmoid"}) be unambiguous.
+    MlpSpec(std::vector<std::size_t> dims, std::initializer_list<const char*> activations)
+        : MlpSpec(std::move(dims), std::vector<std::string>(activations.begin(), activations.end())) {}
     std::size_t layers() const { return activations.size(); }
 };
 

@@ -35,6 +35,7 @@ enum class OpKind : std::uint8_t {
 
 // "matmul", "add_bias", ...
 const char* op_name(OpKind op);
+std::ostream& operator<<(std::ostream& os, OpKind op);
 
 template <class T>
 struct Node {
@@ -43,6 +44,7 @@ struct Node {
     NodeId in1 = -1;
     bool requires_grad = false;  // a parameter, or an op with an input that requires grad
     std::string name;            // optional label for printing
+    Shape shape;                 // fixed when recorded; replay checks leaves still have it
     Matrix<T> value;
     Matrix<T> grad;  // allocated only when requires_grad
 };
@@ -65,7 +67,8 @@ public:
     NodeId sigmoid_bce(NodeId z, NodeId y); // bce(sigmoid(z), y), computed stably from logits
 
     // ---- execution ------------------------------------------------------------------------
-    // Re-runs every op in order from the current leaf values. Throws if a leaf's shape changed.
+    // Re-runs every op in order from the current leaf values. Throws ShapeError if a leaf's value
+    // no longer has its recorded shape.
     void forward();
     // One reverse pass from a [1,1] node. Only nodes that lie between a parameter and `loss`
     // get gradients; constants (the data) never do.

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstddef>
+#include <iosfwd>
 #include <stdexcept>
 #include <string>
 
@@ -28,6 +29,7 @@ Shape shape_of(const Matrix<T>& m) {
 
 // "[20,12288]"
 std::string to_string(const Shape& s);
+std::ostream& operator<<(std::ostream& os, const Shape& s);
 
 // Base of every error xgrad throws, so a program can catch all of them in one place.
 class Error : public std::runtime_error {

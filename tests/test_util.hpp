@@ -1,0 +1,78 @@
+#pragma once
+// Helpers shared by the test suites: reproducible random tensors, norms, relative errors and
+// centered finite differences.
+
+#include <cmath>
+#include <functional>
+
+#include "xgrad/random.hpp"
+#include "xgrad/tensor.hpp"
+
+namespace xgrad::test {
+
+template <class T>
+Matrix<T> randn(NumpyRandom& rng, std::size_t r, std::size_t c, double scale = 1.0) {
+    Matrix<T> m = Matrix<T>::from_shape({r, c});
+    for (auto& v : m) v = T(rng.randn() * scale);
+    return m;
+}
+
+// Values in (lo, hi) whose distance from 0 is at least `gap` (keeps relu away from its kink).
+inline Matrix<double> away_from_zero(NumpyRandom& rng, std::size_t r, std::size_t c,
+                                     double gap = 0.05) {
+    Matrix<double> m = Matrix<double>::from_shape({r, c});
+    for (auto& v : m) {
+        const double u = rng.randn();
+        v = u >= 0 ? u + gap : u - gap;
+    }
+    return m;
+}
+
+template <class T>
+Matrix<T> labels(NumpyRandom& rng, std::size_t r, std::size_t c) {
+    Matrix<T> m = Matrix<T>::from_shape({r, c});
+    for (auto& v : m) v = rng.uniform() < 0.5 ? T(0) : T(1);
+    return m;
+}
+
+template <class A, class B>
+double norm_diff(const A& a, const B& b) {
+    double s = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const double d = double(a.data()[i]) - double(b.data()[i]);
+        s += d * d;
+    }
+    return std::sqrt(s);
+}
+
+template <class A>
+double norm(const A& a) {
+    double s = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) s += double(a.data()[i]) * double(a.data()[i]);
+    return std::sqrt(s);
+}
+
+// ‖a−b‖ / (‖a‖+‖b‖); 0 when both are zero (callers check non-zero-ness separately).
+template <class A, class B>
+double rel_err(const A& a, const B& b) {
+    const double den = norm(a) + norm(b);
+    return den == 0 ? 0.0 : norm_diff(a, b) / den;
+}
+
+// Centered finite differences of f with respect to every entry of x (x is restored).
+inline Matrix<double> numeric_grad(const std::function<double()>& f, Matrix<double>& x,
+                                   double eps = 1e-6) {
+    Matrix<double> g = Matrix<double>::from_shape(x.shape());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        const double keep = x.data()[i];
+        x.data()[i] = keep + eps;
+        const double fp = f();
+        x.data()[i] = keep - eps;
+        const double fm = f();
+        x.data()[i] = keep;
+        g.data()[i] = (fp - fm) / (2 * eps);
+    }
+    return g;
+}
+
+}  // namespace xgrad::test
