@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages xgrad needs (only those missing), then configures and builds it in
+# Release into build/ (or $XGRAD_BUILD_DIR). Safe to run again: it skips what is already done.
+# Usage: tools/setup.sh [extra cmake -D options...]
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${XGRAD_BUILD_DIR:-$root/build}
+
+packages=(
+  build-essential cmake pkg-config
+  libxtensor-dev xtl-dev libxsimd-dev libxtensor-blas-dev
+  libopenblas-dev libblis-serial-dev
+  libhdf5-dev
+  libboost-test-dev
+  libcli11-dev
+  libstb-dev
+  python3-numpy python3-h5py   # the seed program and the h5py check of saved models
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+cmake --build "$build" -j"$(nproc)"
+echo "setup: built in $build"
