@@ -48,12 +48,26 @@ struct ModelFile {
     long long iterations = 0;
     std::uint32_t seed = 0;
     double final_cost = 0;
+    // Optional attributes (empty when the file lacks them): the images the model was trained on,
+    // {h, w, c} with h·w·c = spec.dims[0], and the class names that labels 0/1 stand for.
+    std::vector<std::size_t> image_shape;
+    std::vector<std::string> classes;
+};
+
+// What a model file records beyond the weights, for programs that predict from images.
+struct ModelInfo {
+    std::vector<std::size_t> image_shape;  // {h, w, c}; not written when empty
+    std::vector<std::string> classes;      // not written when empty
 };
 
 // Writes atomically: a temporary file in the same directory, then rename.
 template <class T>
 void save_model(const std::string& path, const MlpSpec& spec, const Params<T>& params,
                 double learning_rate, long long iterations, std::uint32_t seed, double final_cost);
+template <class T>
+void save_model(const std::string& path, const MlpSpec& spec, const Params<T>& params,
+                double learning_rate, long long iterations, std::uint32_t seed, double final_cost,
+                const ModelInfo& info);
 ModelFile load_model(const std::string& path);
 
 }  // namespace xgrad::io

@@ -1,0 +1,365 @@
+// cat_classifier: the seed's program on xgrad's graph API.
+//
+//   cat_classifier train [options]            trains, prints the seed's lines, writes --out/model.h5,
+//                                             --out/cost_curve.png and --out/mislabeled.png
+//   cat_classifier predict --model M IMAGE... prints "IMAGE: cat (p=0.93)" per image
+//   cat_classifier predict --model M [--data DIR]   prints the saved model's test accuracy
+//
+// Every error ends the program with one line "cat_classifier: <message>" on stderr and exit code 2.
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <stb/stb_image.h>
+#include <stb/stb_image_resize.h>
+
+#include "picture.hpp"
+#include "xgrad/io.hpp"
+#include "xgrad/mlp.hpp"
+
+#ifndef XGRAD_DEFAULT_DATA_DIR
+#define XGRAD_DEFAULT_DATA_DIR "../shared/datasets/catvnoncat"
+#endif
+
+namespace {
+
+using namespace xgrad;
+using Clock = std::chrono::steady_clock;
+
+const char* const kProgram = "cat_classifier";
+
+struct TrainOptions {
+    std::string data;
+    std::vector<std::size_t> layers{12288, 20, 7, 5, 1};
+    std::vector<std::string> activations{"relu", "relu", "relu", "sigmoid"};
+    double learning_rate = 0.0075;
+    long long iterations = 2500;
+    std::uint32_t seed = 3;
+    std::string dtype = "f64";
+    long long print_every = 100;
+    std::string out = "out";
+    bool quiet = false;
+};
+
+struct PredictOptions {
+    std::string model;
+    std::vector<std::string> images;
+    std::string data;
+    int digits = 2;
+};
+
+// Python's str(float): the shortest text that reads back as the same double, "1.0" not "1".
+std::string py_float(double v) {
+    char buf[64];
+    for (int p = 1; p <= 17; ++p) {
+        std::snprintf(buf, sizeof buf, "%.*g", p, v);
+        if (std::strtod(buf, nullptr) == v) break;
+    }
+    std::string s = buf;
+    if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+    return s;
+}
+
+std::string join(const std::vector<std::size_t>& v, const char* sep) {
+    std::string s;
+    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + std::to_string(v[i]);
+    return s;
+}
+
+// A one-line status (iteration, cost, speed, time left) redrawn in place with a carriage return.
+// Only for a terminal: in a pipe or a file it would be noise between the seed's lines.
+class Progress {
+public:
+    Progress(bool enabled, long long total) : enabled_(enabled), total_(total), start_(Clock::now()) {}
+
+    void update(long long done, double cost) {
+        if (!enabled_) return;
+        const auto now = Clock::now();
+        if (done < total_ && now - last_ < std::chrono::milliseconds(100)) return;
+        last_ = now;
+        const double secs = std::chrono::duration<double>(now - start_).count();
+        const double rate = secs > 0 ? double(done) / secs : 0;
+        const double eta = rate > 0 ? double(total_ - done) / rate : 0;
+        std::printf("\r  iteration %lld/%lld  cost %.6f  %.1f it/s  ETA %.1fs\033[K", done, total_,
+                    cost, rate, eta);
+        std::fflush(stdout);
+        shown_ = true;
+    }
+    // Removes the status line so that a permanent line can be printed in its place.
+    void clear() {
+        if (!enabled_ || !shown_) return;
+        std::printf("\r\033[K");
+        shown_ = false;
+    }
+
+private:
+    bool enabled_;
+    long long total_;
+    Clock::time_point start_, last_{};
+    bool shown_ = false;
+};
+
+std::string data_dir(const std::string& option) {
+    return io::find_data_dir(option, XGRAD_DEFAULT_DATA_DIR);
+}
+
+template <class T>
+void check_input_size(const io::ImageSet<T>& set, std::size_t n_x, const std::string& dir,
+                      const char* what) {
+    const std::size_t n = set.height * set.width * set.channels;
+    if (n != n_x)
+        throw ShapeError(std::string(what) + " " + std::to_string(n_x) + " does not fit the images in " +
+                         dir + ": " + std::to_string(set.height) + "x" + std::to_string(set.width) +
+                         "x" + std::to_string(set.channels) + " = " + std::to_string(n) + " values");
+}
+
+template <class T>
+int train(const TrainOptions& o) {
+    const MlpSpec spec(o.layers, o.activations);
+    if (o.layers.back() != 1)
+        throw UsageError("--layers: the output layer must have size 1 (cat or non-cat), got " +
+                         std::to_string(o.layers.back()));
+    const std::string dir = data_dir(o.data);
+    const io::CatData<T> data = io::load_catvnoncat<T>(dir);
+    check_input_size(data.train, spec.dims[0], dir, "--layers: the input size");
+
+    std::filesystem::create_directories(o.out);
+    const std::string model_path = (std::filesystem::path(o.out) / "model.h5").string();
+    const std::string curve_path = (std::filesystem::path(o.out) / "cost_curve.png").string();
+    const std::string mislabeled_path = (std::filesystem::path(o.out) / "mislabeled.png").string();
+
+    Mlp<T> mlp(spec, he_init<T>(spec, o.seed), data.train.X, data.train.Y);
+    const T lr = T(o.learning_rate);
+    Progress progress(!o.quiet && isatty(STDOUT_FILENO), o.iterations);
+    std::vector<double> costs;
+    costs.reserve(std::size_t(o.iterations));
+    const auto start = Clock::now();
+    for (long long i = 0; i < o.iterations; ++i) {
+        const double cost = double(mlp.train_step(lr));
+        costs.push_back(cost);
+        if (!std::isfinite(cost)) {
+            progress.clear();
+            throw NumericError("the cost is " + std::string(std::isnan(cost) ? "nan" : "inf") +
+                               " at iteration " + std::to_string(i) +
+                               " (try a smaller --learning-rate, or --dtype f64)");
+        }
+        if (!o.quiet && o.print_every > 0 && i % o.print_every == 0) {
+            progress.clear();
+            std::printf("after iteration of %lld cost:%f\n", i, cost);
+        }
+        progress.update(i + 1, cost);
+    }
+    progress.clear();
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (!o.quiet) std::printf("training seconds: %.3f\n", seconds);
+
+    std::printf("train accuracy: %s\n", py_float(mlp.accuracy(data.train.X, data.train.Y)).c_str());
+    std::printf("test accuracy: %s\n", py_float(mlp.accuracy(data.test.X, data.test.Y)).c_str());
+    std::fflush(stdout);
+
+    // The final cost is that of the trained parameters, not the last printed (pre-update) one.
+    const Params<T> params = mlp.params();
+    double final_cost = costs.back();
+    {
+        Mlp<T> after(spec, params, data.train.X, data.train.Y);
+        final_cost = double(after.cost());
+    }
+    io::ModelInfo info;
+    info.image_shape = {data.train.height, data.train.width, data.train.channels};
+    info.classes = data.train.classes;
+    io::save_model(model_path, spec, params, o.learning_rate, o.iterations, o.seed, final_cost, info);
+
+    char lr_text[32], cost_text[32];
+    std::snprintf(lr_text, sizeof lr_text, "%g", o.learning_rate);
+    std::snprintf(cost_text, sizeof cost_text, "%.6f", final_cost);
+    picture::plot_cost_curve(curve_path, costs, int(o.print_every),
+                             std::string("Learning rate = ") + lr_text,
+                             "layers " + join(spec.dims, "-") + ", " + o.dtype + ", seed " +
+                                 std::to_string(o.seed) + ", final cost " + cost_text);
+
+    // The seed's print_mislabeled_images: test images whose rounded prediction is not the label.
+    const Matrix<T> proba = mlp.predict_proba(data.test.X);
+    const std::size_t m = data.test.X.shape()[1];
+    const std::size_t n_x = spec.dims[0];
+    const auto& classes = data.test.classes;
+    std::vector<picture::Tile> tiles;
+    for (std::size_t j = 0; j < m; ++j) {
+        const int predicted = proba(0, j) > T(0.5) ? 1 : 0;
+        const int truth = int(data.test.Y(0, j));
+        if (predicted == truth) continue;
+        char p[32];
+        std::snprintf(p, sizeof p, "%.2f", double(proba(0, j)));
+        tiles.push_back({data.test.pixels.data() + j * n_x, int(data.test.height),
+                         int(data.test.width), int(data.test.channels),
+                         {"test #" + std::to_string(j) + "  p(cat)=" + p,
+                          "predicted: " + classes[std::size_t(predicted)],
+                          "true: " + classes[std::size_t(truth)]},
+                         picture::Rgb{214, 39, 40}});
+    }
+    picture::image_grid(mislabeled_path,
+                        "Mislabeled test images: " + std::to_string(tiles.size()) + " of " +
+                            std::to_string(m),
+                        tiles, 4, 5);
+
+    if (!o.quiet) {
+        std::printf("model: %s\n", model_path.c_str());
+        std::printf("cost curve: %s\n", curve_path.c_str());
+        std::printf("mislabeled test images: %s\n", mislabeled_path.c_str());
+    }
+    return 0;
+}
+
+// The model's input image {h, w, c}: stored by `train`; for older files, a square RGB or gray image.
+std::vector<std::size_t> model_image_shape(const io::ModelFile& mf, const std::string& path) {
+    if (!mf.image_shape.empty()) return mf.image_shape;
+    const std::size_t n = mf.spec.dims[0];
+    for (std::size_t c : {std::size_t(3), std::size_t(1)}) {
+        if (n % c) continue;
+        const auto s = std::size_t(std::lround(std::sqrt(double(n / c))));
+        if (s * s * c == n) return {s, s, c};
+    }
+    throw DataError(path + ": no 'image_shape' attribute, and the input size " + std::to_string(n) +
+                    " is not a square RGB or gray image");
+}
+
+// Pixels of `file` converted to the model's channels and resized to h x w, flattened as the loader
+// flattens the dataset (C order, /255). An image that already has the size is used as is.
+std::vector<double> image_column(const std::string& file, const std::vector<std::size_t>& shape) {
+    const int h = int(shape[0]), w = int(shape[1]), c = int(shape[2]);
+    if (c < 1 || c > 4) throw DataError(file + ": the model wants " + std::to_string(c) + " channels");
+    int iw = 0, ih = 0, in = 0;
+    stbi_uc* img = stbi_load(file.c_str(), &iw, &ih, &in, c);
+    if (!img) {
+        const char* why = stbi_failure_reason();
+        throw DataError(file + ": cannot read as a JPEG or PNG image (" + (why ? why : "unknown") + ")");
+    }
+    std::vector<unsigned char> px(std::size_t(h) * w * c);
+    bool ok = true;
+    if (iw == w && ih == h)
+        std::copy(img, img + px.size(), px.begin());
+    else
+        ok = stbir_resize_uint8(img, iw, ih, 0, px.data(), w, h, 0, c) != 0;
+    stbi_image_free(img);
+    if (!ok) throw DataError(file + ": cannot resize the image to " + std::to_string(w) + "x" +
+                             std::to_string(h));
+    std::vector<double> col(px.size());
+    for (std::size_t i = 0; i < px.size(); ++i) col[i] = double(px[i]) / 255.0;
+    return col;
+}
+
+int predict(const PredictOptions& o) {
+    const io::ModelFile mf = io::load_model(o.model);
+    if (mf.spec.dims.back() != 1)
+        throw DataError(o.model + ": the output layer has size " + std::to_string(mf.spec.dims.back()) +
+                        ", a cat/non-cat model has 1");
+    const std::size_t n_x = mf.spec.dims[0];
+    std::vector<std::string> classes = mf.classes;
+    if (classes.size() < 2) classes = {"non-cat", "cat"};
+    int status = 0;
+
+    if (!o.images.empty()) {
+        const auto shape = model_image_shape(mf, o.model);
+        // Read every image first: one unreadable file is reported without hiding the others.
+        std::vector<std::string> names;
+        std::vector<std::vector<double>> cols;
+        for (const auto& f : o.images) {
+            try {
+                cols.push_back(image_column(f, shape));
+                names.push_back(f);
+            } catch (const Error& e) {
+                std::fprintf(stderr, "%s: %s\n", kProgram, e.what());
+                status = 2;
+            }
+        }
+        if (!cols.empty()) {
+            Matrix<double> X = Matrix<double>::from_shape({n_x, cols.size()});
+            for (std::size_t j = 0; j < cols.size(); ++j)
+                for (std::size_t i = 0; i < n_x; ++i) X(i, j) = cols[j][i];
+            const Matrix<double> Y = xt::zeros<double>({std::size_t(1), cols.size()});
+            const Mlp<double> mlp(mf.spec, mf.params, X, Y);
+            const Matrix<double> p = mlp.predict_proba(X);
+            for (std::size_t j = 0; j < cols.size(); ++j)
+                std::printf("%s: %s (p=%.*f)\n", names[j].c_str(),
+                            classes[p(0, j) > 0.5 ? 1 : 0].c_str(), o.digits, p(0, j));
+        }
+    }
+    if (o.images.empty() || !o.data.empty()) {
+        const std::string dir = data_dir(o.data);
+        const io::CatData<double> data = io::load_catvnoncat<double>(dir);
+        check_input_size(data.test, n_x, dir, (o.model + ": the model's input size").c_str());
+        const Mlp<double> mlp(mf.spec, mf.params, data.test.X, data.test.Y);
+        std::printf("test accuracy: %s\n", py_float(mlp.accuracy(data.test.X, data.test.Y)).c_str());
+    }
+    std::fflush(stdout);
+    return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Cat / non-cat image classifier: the seed's L-layer network trained with xgrad"};
+    app.require_subcommand(1);
+
+    TrainOptions t;
+    CLI::App* tr = app.add_subcommand("train", "train on the cat/non-cat dataset (defaults reproduce the seed)");
+    tr->add_option("--data", t.data,
+                   "dataset directory (default: $XGRAD_DATA, then " XGRAD_DEFAULT_DATA_DIR ")");
+    tr->add_option("--layers", t.layers, "layer sizes, input first")->delimiter(',')->capture_default_str();
+    tr->add_option("--activations", t.activations, "one per layer: relu or sigmoid (last: sigmoid)")
+        ->delimiter(',')
+        ->capture_default_str();
+    tr->add_option("--learning-rate", t.learning_rate, "gradient descent step")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    tr->add_option("--iterations", t.iterations, "full-batch iterations")
+        ->capture_default_str()
+        ->check(CLI::Range(1LL, 1000000000LL));
+    tr->add_option("--seed", t.seed, "He initialisation seed (numpy's np.random.seed)")->capture_default_str();
+    tr->add_option("--dtype", t.dtype, "floating point type")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"f64", "f32"}));
+    tr->add_option("--print-every", t.print_every, "print the cost every N iterations (0: never)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    tr->add_option("--out", t.out, "directory for model.h5, cost_curve.png, mislabeled.png")
+        ->capture_default_str();
+    tr->add_flag("--quiet", t.quiet, "print only the accuracies");
+
+    PredictOptions p;
+    CLI::App* pr = app.add_subcommand(
+        "predict", "classify images with a saved model, or print its test accuracy");
+    pr->add_option("--model", p.model, "model file written by train")->required();
+    pr->add_option("images", p.images, "JPEG/PNG/BMP images of any size (resized to the model's input)");
+    pr->add_option("--data", p.data, "dataset directory: print the model's test accuracy on it");
+    pr->add_option("--digits", p.digits, "decimals of the printed probability")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 17));
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::fprintf(stderr, "%s: %s (see %s --help)\n", kProgram, e.what(), kProgram);
+        return 2;
+    }
+
+    try {
+        if (tr->parsed()) return t.dtype == "f32" ? train<float>(t) : train<double>(t);
+        return predict(p);
+    } catch (const std::exception& e) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "%s: %s\n", kProgram, e.what());
+        return 2;
+    }
+}
