@@ -2,8 +2,10 @@
 
 #include <ostream>
 #include <sstream>
+#include <thread>
 
 #include "ops/ops.hpp"
+#include "thread_pool.hpp"
 
 namespace xgrad {
 
@@ -32,9 +34,9 @@ static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == std::size_t(OpKind::coun
 template <class T>
 struct OpTable {
     Shape (*shape)(Shape, Shape);
-    void (*forward)(const Matrix<T>&, const Matrix<T>*, Matrix<T>&);
-    void (*backward)(const Matrix<T>&, const Matrix<T>*, const Matrix<T>&, const Matrix<T>&,
-                     Matrix<T>*, Matrix<T>*);
+    void (*forward)(const ops::Ctx<T>&, const Matrix<T>&, const Matrix<T>*, Matrix<T>&);
+    void (*backward)(const ops::Ctx<T>&, const Matrix<T>&, const Matrix<T>*, const Matrix<T>&,
+                     const Matrix<T>&, Matrix<T>*, Matrix<T>*);
 };
 
 template <class T>
@@ -65,6 +67,37 @@ bool is_leaf(OpKind op) { return op == OpKind::constant || op == OpKind::paramet
 const char* op_name(OpKind op) {
     const auto i = std::size_t(op);
     return i < std::size_t(OpKind::count_) ? kOpNames[i] : "?";
+}
+
+template <class T>
+Tape<T>::Tape() {
+    const unsigned hw = std::thread::hardware_concurrency();
+    threads_ = hw == 0 ? 1 : int(hw);
+}
+template <class T>
+Tape<T>::~Tape() = default;
+template <class T>
+Tape<T>::Tape(Tape&&) noexcept = default;
+template <class T>
+Tape<T>& Tape<T>::operator=(Tape&&) noexcept = default;
+
+template <class T>
+void Tape<T>::set_threads(int n) {
+    if (n < 1) throw UsageError("set_threads: need at least one thread, got " + std::to_string(n));
+    threads_ = n;
+    pool_.reset();
+    scratch_.clear();
+    for (const auto& node : nodes_)
+        if (node.op == OpKind::matmul)
+            prepare_matmul(nodes_[std::size_t(node.in0)].shape, nodes_[std::size_t(node.in1)].shape);
+}
+
+template <class T>
+void Tape<T>::prepare_matmul(Shape a, Shape b) {
+    if (!ops::matmul_splits(a, b, threads_)) return;
+    if (!pool_) pool_ = std::make_unique<detail::ThreadPool>(threads_);
+    const std::size_t need = ops::matmul_scratch(a, b, threads_);
+    if (scratch_.size() < need) scratch_.resize(need);
 }
 
 template <class T>
@@ -117,6 +150,7 @@ NodeId Tape<T>::add_node(OpKind op, NodeId a, NodeId b, Shape out) {
     n.op = op;
     n.in0 = a;
     n.in1 = b;
+    if (op == OpKind::matmul) prepare_matmul(nodes_[std::size_t(a)].shape, nodes_[std::size_t(b)].shape);
     n.requires_grad = nodes_[std::size_t(a)].requires_grad ||
                       (b >= 0 && nodes_[std::size_t(b)].requires_grad);
     n.shape = out;
@@ -131,7 +165,7 @@ template <class T>
 void Tape<T>::run_forward(Node<T>& n) {
     const auto t = op_table<T>(n.op);
     const Matrix<T>* b = n.in1 >= 0 ? &nodes_[std::size_t(n.in1)].value : nullptr;
-    t.forward(nodes_[std::size_t(n.in0)].value, b, n.value);
+    t.forward({pool_.get(), scratch_.data()}, nodes_[std::size_t(n.in0)].value, b, n.value);
 }
 
 #define XGRAD_BINARY(name)                                                                    \
@@ -201,7 +235,7 @@ void Tape<T>::backward(NodeId loss) {
         Node<T>* b = n.in1 >= 0 ? &nodes_[std::size_t(n.in1)] : nullptr;
         Matrix<T>* ga = a.requires_grad ? &a.grad : nullptr;
         Matrix<T>* gb = b && b->requires_grad ? &b->grad : nullptr;
-        op_table<T>(n.op).backward(a.value, b ? &b->value : nullptr, n.value, n.grad, ga, gb);
+        op_table<T>(n.op).backward({pool_.get(), scratch_.data()}, a.value, b ? &b->value : nullptr, n.value, n.grad, ga, gb);
     }
 }
 

@@ -13,8 +13,9 @@ using xgrad::test::rel_err;
 namespace tt = boost::test_tools;
 
 using M = Matrix<double>;
-using Fwd = void (*)(const M&, const M*, M&);
-using Bwd = void (*)(const M&, const M*, const M&, const M&, M*, M*);
+using Cx = ops::Ctx<double>;
+using Fwd = void (*)(const Cx&, const M&, const M*, M&);
+using Bwd = void (*)(const Cx&, const M&, const M*, const M&, const M&, M*, M*);
 
 namespace {
 
@@ -23,20 +24,21 @@ namespace {
 void check_op(Shape (*shape)(Shape, Shape), Fwd fwd, Bwd bwd, M a, M* b_in, std::uint32_t seed,
               double tol = 1e-8) {
     NumpyRandom rng(seed);
+    const Cx cx;  // no pool: the split products are tested against this plain path elsewhere
     M b = b_in ? *b_in : M();
     const Shape so = shape(shape_of(a), b_in ? shape_of(b) : Shape{});
     const M G = test::randn<double>(rng, so.rows, so.cols);
     M out = M::from_shape({so.rows, so.cols});
     auto s = [&] {
-        fwd(a, b_in ? &b : nullptr, out);
+        fwd(cx, a, b_in ? &b : nullptr, out);
         double acc = 0;
         for (std::size_t i = 0; i < out.size(); ++i) acc += G.data()[i] * out.data()[i];
         return acc;
     };
-    fwd(a, b_in ? &b : nullptr, out);
+    fwd(cx, a, b_in ? &b : nullptr, out);
     M ga = xt::zeros<double>(a.shape());
     M gb = xt::zeros<double>(b.shape());
-    bwd(a, b_in ? &b : nullptr, out, G, &ga, b_in ? &gb : nullptr);
+    bwd(cx, a, b_in ? &b : nullptr, out, G, &ga, b_in ? &gb : nullptr);
     const M na = numeric_grad(s, a);
     BOOST_TEST(test::norm(ga) > 0.0);
     BOOST_TEST(rel_err(ga, na) < tol);
@@ -46,9 +48,9 @@ void check_op(Shape (*shape)(Shape, Shape), Fwd fwd, Bwd bwd, M a, M* b_in, std:
         BOOST_TEST(rel_err(gb, nb) < tol);
     }
     // backward accumulates: a second call adds the same amount again
-    fwd(a, b_in ? &b : nullptr, out);  // the finite differences left a perturbed output behind
+    fwd(cx, a, b_in ? &b : nullptr, out);  // the finite differences left a perturbed output behind
     M ga2 = ga;
-    bwd(a, b_in ? &b : nullptr, out, G, &ga2, nullptr);
+    bwd(cx, a, b_in ? &b : nullptr, out, G, &ga2, nullptr);
     BOOST_TEST(rel_err(ga2, M(2.0 * ga)) < 1e-15);
 }
 

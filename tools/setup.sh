@@ -10,7 +10,7 @@ build=${XGRAD_BUILD_DIR:-$root/build}
 packages=(
   build-essential cmake pkg-config
   libxtensor-dev xtl-dev libxsimd-dev libxtensor-blas-dev
-  libopenblas-dev libblis-serial-dev
+  libopenblas-dev libopenblas-serial-dev libblis-serial-dev
   libhdf5-dev
   libboost-test-dev
   libcli11-dev

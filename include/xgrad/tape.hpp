@@ -12,12 +12,17 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "xgrad/tensor.hpp"
 
 namespace xgrad {
+
+namespace detail {
+class ThreadPool;
+}
 
 using NodeId = std::int32_t;
 
@@ -52,7 +57,17 @@ struct Node {
 template <class T>
 class Tape {
 public:
-    Tape() = default;
+    Tape();
+    ~Tape();
+    Tape(Tape&&) noexcept;
+    Tape& operator=(Tape&&) noexcept;
+    Tape(const Tape&) = delete;
+    Tape& operator=(const Tape&) = delete;
+
+    // Threads this tape may use for large products (default: the machine's cores). The pool is
+    // owned by the tape and started only when a recorded product is large enough to split.
+    void set_threads(int n);
+    int threads() const { return threads_; }
 
     // ---- leaves ---------------------------------------------------------------------------
     NodeId constant(const Matrix<T>& value, std::string name = {});
@@ -101,6 +116,11 @@ private:
     const Node<T>& checked(NodeId id, const char* what) const;
     NodeId add_node(OpKind op, NodeId a, NodeId b, Shape out);
     void run_forward(Node<T>& n);
+    void prepare_matmul(Shape a, Shape b);  // pool and scratch for a recorded product
+
+    int threads_ = 1;
+    std::unique_ptr<detail::ThreadPool> pool_;
+    std::vector<T> scratch_;
 
     std::vector<Node<T>> nodes_;
     std::vector<NodeId> parameters_;

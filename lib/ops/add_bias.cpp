@@ -12,7 +12,7 @@ Shape add_bias_shape(Shape a, Shape b) {
 }
 
 template <class T>
-void add_bias_forward(const M<T>& a, const M<T>* b, M<T>& out) {
+void add_bias_forward(const Ctx<T>&, const M<T>& a, const M<T>* b, M<T>& out) {
     const std::size_t n = a.shape()[0], m = a.shape()[1];
     const T* pa = a.data();
     const T* pb = b->data();
@@ -22,7 +22,7 @@ void add_bias_forward(const M<T>& a, const M<T>* b, M<T>& out) {
 }
 
 template <class T>
-void add_bias_backward(const M<T>& a, const M<T>*, const M<T>&, const M<T>& gout, M<T>* ga,
+void add_bias_backward(const Ctx<T>&, const M<T>& a, const M<T>*, const M<T>&, const M<T>& gout, M<T>* ga,
                        M<T>* gb) {
     const std::size_t n = a.shape()[0], m = a.shape()[1];
     const T* pg = gout.data();

@@ -14,7 +14,7 @@ Shape bce_shape(Shape a, Shape b) {
 }
 
 template <class T>
-void bce_forward(const M<T>& p, const M<T>* y, M<T>& out) {
+void bce_forward(const Ctx<T>&, const M<T>& p, const M<T>* y, M<T>& out) {
     const T* pp = p.data();
     const T* py = y->data();
     double s = 0;
@@ -25,7 +25,7 @@ void bce_forward(const M<T>& p, const M<T>* y, M<T>& out) {
 }
 
 template <class T>
-void bce_backward(const M<T>& p, const M<T>* y, const M<T>&, const M<T>& gout, M<T>* gp,
+void bce_backward(const Ctx<T>&, const M<T>& p, const M<T>* y, const M<T>&, const M<T>& gout, M<T>* gp,
                   M<T>* gy) {
     const T scale = gout.data()[0] / T(p.shape()[1]);
     const T* pp = p.data();

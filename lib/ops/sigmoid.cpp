@@ -9,14 +9,14 @@ namespace xgrad::ops {
 Shape sigmoid_shape(Shape a, Shape) { return a; }
 
 template <class T>
-void sigmoid_forward(const M<T>& a, const M<T>*, M<T>& out) {
+void sigmoid_forward(const Ctx<T>&, const M<T>& a, const M<T>*, M<T>& out) {
     const T* pa = a.data();
     T* po = out.data();
     for (std::size_t i = 0, n = a.size(); i < n; ++i) po[i] = T(1) / (T(1) + std::exp(-pa[i]));
 }
 
 template <class T>
-void sigmoid_backward(const M<T>& a, const M<T>*, const M<T>& out, const M<T>& gout, M<T>* ga,
+void sigmoid_backward(const Ctx<T>&, const M<T>& a, const M<T>*, const M<T>& out, const M<T>& gout, M<T>* ga,
                       M<T>*) {
     if (!ga) return;
     const T* py = out.data();

@@ -14,7 +14,7 @@ Shape sigmoid_bce_shape(Shape a, Shape b) {
 }
 
 template <class T>
-void sigmoid_bce_forward(const M<T>& z, const M<T>* y, M<T>& out) {
+void sigmoid_bce_forward(const Ctx<T>&, const M<T>& z, const M<T>* y, M<T>& out) {
     const T* pz = z.data();
     const T* py = y->data();
     double s = 0;
@@ -26,7 +26,7 @@ void sigmoid_bce_forward(const M<T>& z, const M<T>* y, M<T>& out) {
 }
 
 template <class T>
-void sigmoid_bce_backward(const M<T>& z, const M<T>* y, const M<T>&, const M<T>& gout, M<T>* gz,
+void sigmoid_bce_backward(const Ctx<T>&, const M<T>& z, const M<T>* y, const M<T>&, const M<T>& gout, M<T>* gz,
                           M<T>* gy) {
     const T scale = gout.data()[0] / T(z.shape()[1]);
     const T* pz = z.data();

@@ -1,0 +1,58 @@
+#include "thread_pool.hpp"
+
+namespace xgrad::detail {
+
+ThreadPool::ThreadPool(int size) : size_(size < 1 ? 1 : size) {
+    threads_.reserve(std::size_t(size_ - 1));
+    for (int i = 1; i < size_; ++i) threads_.emplace_back([this, i] { worker(i); });
+}
+
+ThreadPool::~ThreadPool() {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        stop_ = true;
+    }
+    start_cv_.notify_all();
+    for (auto& t : threads_) t.join();
+}
+
+void ThreadPool::run(void (*fn)(void*, int), void* ctx) {
+    if (size_ == 1) {
+        fn(ctx, 0);
+        return;
+    }
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        fn_ = fn;
+        ctx_ = ctx;
+        pending_ = size_ - 1;
+        ++generation_;
+    }
+    start_cv_.notify_all();
+    fn(ctx, 0);
+    std::unique_lock<std::mutex> lock(mu_);
+    done_cv_.wait(lock, [this] { return pending_ == 0; });
+}
+
+void ThreadPool::worker(int index) {
+    unsigned long seen = 0;
+    for (;;) {
+        void (*fn)(void*, int);
+        void* ctx;
+        {
+            std::unique_lock<std::mutex> lock(mu_);
+            start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+            if (stop_) return;
+            seen = generation_;
+            fn = fn_;
+            ctx = ctx_;
+        }
+        fn(ctx, index);
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (--pending_ == 0) done_cv_.notify_one();
+        }
+    }
+}
+
+}  // namespace xgrad::detail
