@@ -1,0 +1,437 @@
+// gradcheck: checks the tape's gradients against the seed's hand-derived formulas and against
+// centered finite differences of the cost, per quantity (dW, db, dZ, dA) and layer.
+//
+//   gradcheck                                   a small default network and the seed's network
+//   gradcheck --layers 5,4,3,1 --activations relu,relu,sigmoid [--examples m] [--seed s]
+//   gradcheck --model out/model.h5 [--data DIR] [--examples m]
+//
+// Exit code: 0 every row passes, 1 a row fails, 2 bad input (one line "gradcheck: <message>").
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <xtensor/xview.hpp>
+
+#include "xgrad/gradcheck.hpp"
+#include "xgrad/io.hpp"
+#include "xgrad/random.hpp"
+
+#ifndef XGRAD_DEFAULT_DATA_DIR
+#define XGRAD_DEFAULT_DATA_DIR "../shared/datasets/catvnoncat"
+#endif
+
+namespace {
+
+using namespace xgrad;
+namespace gc = xgrad::gradcheck;
+
+struct Options {
+    std::string layers, activations, model, data, dump;
+    std::size_t examples = 0;  // 0: the default for the kind of check
+    std::uint32_t seed = 1;
+    double eps = 1e-7, tol_hand = 1e-12, tol_fd = 2e-7;
+    std::size_t sample = 200;
+    bool allow_zero = false, json = false;
+    bool examples_given = false, data_given = false;
+};
+
+// One network with its data, ready to check.
+struct Case {
+    std::string label;     // group name in the dump, "default", "seed", "model", "layers"
+    std::string network;   // "[5,4,3,1] relu,relu,sigmoid"
+    std::string data;      // where X and Y come from
+    MlpSpec spec;
+    Params<double> params;
+    Matrix<double> X, Y;
+};
+
+std::vector<std::string> split(const std::string& s, char sep) {
+    std::vector<std::string> out;
+    std::string cur;
+    std::istringstream in(s);
+    while (std::getline(in, cur, sep)) out.push_back(cur);
+    if (!s.empty() && s.back() == sep) out.push_back("");
+    return out;
+}
+
+std::vector<std::size_t> parse_layers(const std::string& s) {
+    std::vector<std::size_t> dims;
+    for (const std::string& t : split(s, ',')) {
+        std::size_t used = 0;
+        unsigned long long v = 0;
+        bool ok = !t.empty() && t.find_first_not_of("0123456789") == std::string::npos;
+        if (ok) {
+            try {
+                v = std::stoull(t, &used);
+            } catch (const std::exception&) {
+                ok = false;
+            }
+        }
+        if (!ok || used != t.size() || v == 0)
+            throw UsageError("--layers: '" + t + "' is not a layer size (a positive integer)");
+        dims.push_back(std::size_t(v));
+    }
+    return dims;
+}
+
+std::string describe(const MlpSpec& spec) {
+    std::string s = "[";
+    for (std::size_t i = 0; i < spec.dims.size(); ++i)
+        s += (i ? "," : "") + std::to_string(spec.dims[i]);
+    s += "] ";
+    for (std::size_t i = 0; i < spec.activations.size(); ++i)
+        s += std::string(i ? "," : "") + activation_name(spec.activations[i]);
+    return s;
+}
+
+Matrix<double> first_columns(const Matrix<double>& M, std::size_t m) {
+    return xt::view(M, xt::all(), xt::range(std::size_t(0), m));
+}
+
+// The first m training examples of the cat dataset. Throws when m exceeds the dataset.
+void real_data(const std::string& dir, std::size_t m, Case& c) {
+    const auto data = io::load_catvnoncat<double>(dir);
+    const std::size_t have = data.train.X.shape()[1];
+    if (m > have)
+        throw UsageError("--examples " + std::to_string(m) + " is larger than the dataset (" +
+                         std::to_string(have) + " training examples in " + dir + ")");
+    if (data.train.X.shape()[0] != c.spec.dims[0])
+        throw UsageError("size mismatch: the network's input size is " +
+                         std::to_string(c.spec.dims[0]) + ", the dataset's examples have " +
+                         std::to_string(data.train.X.shape()[0]) + " values");
+    c.X = first_columns(data.train.X, m);
+    c.Y = first_columns(data.train.Y, m);
+    c.data = std::to_string(m) + " real examples (the first of " + dir + "/train_catvnoncat.h5)";
+}
+
+// Gaussian inputs (or uniform [0,1) "pixels") and 0/1 labels, reproducible from the seed.
+void random_data(std::size_t m, std::uint32_t seed, bool pixels, Case& c) {
+    NumpyRandom rng(seed);
+    c.X = Matrix<double>::from_shape({c.spec.dims[0], m});
+    for (auto& v : c.X) v = pixels ? rng.uniform() : rng.randn();
+    c.Y = Matrix<double>::from_shape({c.spec.dims.back(), m});
+    for (auto& v : c.Y) v = rng.uniform() < 0.5 ? 0.0 : 1.0;
+    c.data = std::to_string(m) + " random examples (" + (pixels ? "uniform [0,1)" : "gaussian") +
+             " inputs, seed " + std::to_string(seed) + ")";
+}
+
+// He-initialised weights (the seed's initialize_parameters) and small non-zero biases, so a bias
+// that the forward pass adds wrongly would show.
+Params<double> random_params(const MlpSpec& spec, std::uint32_t seed) {
+    Params<double> p = he_init<double>(spec, seed);
+    NumpyRandom rng(seed + 1);
+    for (auto& b : p.b)
+        for (auto& v : b) v = 0.1 * rng.randn();
+    return p;
+}
+
+std::vector<Case> build_cases(const Options& o) {
+    std::vector<Case> cases;
+    if (!o.model.empty()) {
+        if (!o.layers.empty() || !o.activations.empty())
+            throw UsageError("--model gives the architecture: do not combine it with --layers or "
+                             "--activations");
+        const io::ModelFile mf = io::load_model(o.model);
+        Case c;
+        c.label = "model";
+        c.spec = mf.spec;
+        c.params = mf.params;
+        c.network = describe(c.spec) + " from " + o.model;
+        const std::string dir = io::find_data_dir(o.data, XGRAD_DEFAULT_DATA_DIR);
+        // Without --examples: the whole training set (load once to learn its size).
+        std::size_t m = o.examples;
+        if (!o.examples_given) m = io::load_catvnoncat<double>(dir).train.X.shape()[1];
+        real_data(dir, m, c);
+        cases.push_back(std::move(c));
+        return cases;
+    }
+    if (!o.layers.empty()) {
+        const std::vector<std::size_t> dims = parse_layers(o.layers);
+        std::vector<std::string> acts;
+        if (!o.activations.empty()) {
+            acts = split(o.activations, ',');
+        } else if (dims.size() >= 2) {
+            // Without --activations: relu hidden layers and the sigmoid output BCE needs.
+            acts.assign(dims.size() - 2, "relu");
+            acts.push_back("sigmoid");
+        }
+        Case c;
+        c.label = "layers";
+        c.spec = MlpSpec(dims, acts);
+        c.network = describe(c.spec);
+        c.params = random_params(c.spec, o.seed);
+        const std::size_t m = o.examples_given ? o.examples : 10;
+        if (o.data_given)
+            real_data(io::find_data_dir(o.data, XGRAD_DEFAULT_DATA_DIR), m, c);
+        else
+            random_data(m, o.seed, false, c);
+        cases.push_back(std::move(c));
+        return cases;
+    }
+    if (!o.activations.empty()) throw UsageError("--activations needs --layers");
+
+    // The default run: a small network on random data, then the seed's network.
+    Case small;
+    small.label = "default";
+    small.spec = MlpSpec({5, 4, 3, 1}, {"relu", "relu", "sigmoid"});
+    small.network = describe(small.spec);
+    small.params = random_params(small.spec, o.seed);
+    random_data(o.examples_given ? o.examples : 10, o.seed, false, small);
+    cases.push_back(std::move(small));
+
+    // The seed's network with the seed's initialisation (np.random.seed(3)), on the first 8
+    // training images when the dataset is found, else on random pixels: the check must not
+    // depend on files being present, but real images are the better test when they are.
+    Case seed;
+    seed.label = "seed";
+    seed.spec = MlpSpec({12288, 20, 7, 5, 1}, {"relu", "relu", "relu", "sigmoid"});
+    seed.network = describe(seed.spec) + ", the seed's He initialisation";
+    seed.params = he_init<double>(seed.spec, 3);
+    const std::size_t m = o.examples_given ? o.examples : 8;
+    std::string dir;
+    try {
+        dir = io::find_data_dir(o.data, XGRAD_DEFAULT_DATA_DIR);
+    } catch (const DataError&) {
+        if (o.data_given) throw;  // a directory the user named must exist
+    }
+    if (!dir.empty())
+        real_data(dir, m, seed);
+    else
+        random_data(m, o.seed, true, seed);
+    cases.push_back(std::move(seed));
+    return cases;
+}
+
+// ---- output ---------------------------------------------------------------------------------
+
+std::string sci(double v) {
+    if (std::isnan(v)) return "nan";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2e", v);
+    return buf;
+}
+
+// PASS / FAIL, with the reason when the numbers alone do not show it.
+std::string verdict(const gc::Comparison& c) {
+    if (!c.finite) return "FAIL(nan)";
+    if (c.compared == 0) return "FAIL(none)";
+    if (c.both_zero) return c.pass ? "ZERO(ok)" : "FAIL(zero)";
+    return c.pass ? "PASS" : "FAIL";
+}
+
+std::string fd_sample_text(const gc::CheckOptions& co) {
+    return co.fd.sample == 0 ? std::string("every entry")
+                             : "up to " + std::to_string(co.fd.sample) + " random entries per "
+                               "tensor (seed " + std::to_string(co.fd.sample_seed) + ")";
+}
+
+void print_table(const Case& c, const gc::CheckOptions& co, const gc::Report& r) {
+    std::printf("== %s: %s\n", c.label.c_str(), c.network.c_str());
+    std::printf("   data: %s\n", c.data.c_str());
+    std::printf("   finite differences: eps %g, %s; %zu entries evaluated, %zu excluded at relu "
+                "kinks\n",
+                co.fd.eps, fd_sample_text(co).c_str(), r.fd_evaluated(), r.fd_kinks());
+    std::printf("   thresholds: tape vs hand %g, tape vs FD %g%s\n", co.tol_hand, co.tol_fd,
+                co.allow_zero ? ", all-zero rows allowed" : "");
+    // Two header lines: the groups, then the columns; widths match the rows below.
+    std::printf("   %-5s %8s | %-31s | %-31s | %s\n", "", "", "tape vs hand", "tape vs finite diff.",
+                "FD entries");
+    std::printf("   %-5s %8s | %9s %9s  %-10s | %9s %9s  %-10s | %7s %6s\n", "row", "entries",
+                "max abs", "rel err", "result", "max abs", "rel err", "result", "sampled", "kinks");
+    for (const gc::Row& row : r.rows) {
+        std::printf("   %-5s %8zu | %9s %9s  %-10s | ", row.name().c_str(), row.entries,
+                    sci(row.hand.max_abs).c_str(), sci(row.hand.rel_err).c_str(),
+                    verdict(row.hand).c_str());
+        if (row.has_fd)
+            std::printf("%9s %9s  %-10s | %7zu %6zu\n", sci(row.fd.max_abs).c_str(),
+                        sci(row.fd.rel_err).c_str(), verdict(row.fd).c_str(), row.fd_evaluated,
+                        row.fd_kinks);
+        else
+            std::printf("%9s %9s  %-10s |\n", "-", "-", "-");
+    }
+    std::size_t failed = 0;
+    std::string names;
+    for (const gc::Row& row : r.rows)
+        if (!row.pass()) ++failed, names += (names.empty() ? "" : ", ") + row.name();
+    std::printf("   largest relative error: tape vs hand %s, tape vs FD %s\n",
+                sci(r.max_rel_hand()).c_str(), sci(r.max_rel_fd()).c_str());
+    if (failed == 0)
+        std::printf("   result: PASS (%zu rows)\n\n", r.rows.size());
+    else
+        std::printf("   result: FAIL (%zu of %zu rows: %s)\n\n", failed, r.rows.size(),
+                    names.c_str());
+}
+
+// A tiny JSON writer: numbers at full precision, NaN as null, strings escaped.
+std::string jnum(double v) {
+    if (!std::isfinite(v)) return "null";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    return buf;
+}
+
+std::string jstr(const std::string& s) {
+    std::string out = "\"";
+    for (unsigned char ch : s) {
+        switch (ch) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (ch < 0x20) {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04x", ch);
+                    out += buf;
+                } else {
+                    out += char(ch);
+                }
+        }
+    }
+    return out + "\"";
+}
+
+const char* jbool(bool b) { return b ? "true" : "false"; }
+
+std::string jcomparison(const gc::Comparison& c) {
+    return std::string("{\"max_abs\": ") + jnum(c.max_abs) + ", \"rel_err\": " + jnum(c.rel_err) +
+           ", \"compared\": " + std::to_string(c.compared) + ", \"both_zero\": " +
+           jbool(c.both_zero) + ", \"finite\": " + jbool(c.finite) + ", \"result\": " +
+           jstr(verdict(c)) + ", \"pass\": " + jbool(c.pass) + "}";
+}
+
+void print_json(const std::vector<Case>& cases, const gc::CheckOptions& co,
+                const std::vector<gc::Report>& reports, bool all_pass) {
+    std::ostringstream o;
+    o << "{\"pass\": " << jbool(all_pass) << ", \"checks\": [";
+    for (std::size_t k = 0; k < cases.size(); ++k) {
+        const Case& c = cases[k];
+        const gc::Report& r = reports[k];
+        o << (k ? ", " : "") << "\n  {\"label\": " << jstr(c.label) << ", \"network\": "
+          << jstr(c.network) << ", \"dims\": [";
+        for (std::size_t i = 0; i < c.spec.dims.size(); ++i) o << (i ? ", " : "") << c.spec.dims[i];
+        o << "], \"activations\": [";
+        for (std::size_t i = 0; i < c.spec.activations.size(); ++i)
+            o << (i ? ", " : "") << jstr(activation_name(c.spec.activations[i]));
+        o << "], \"examples\": " << c.X.shape()[1] << ", \"data\": " << jstr(c.data)
+          << ", \"eps\": " << jnum(co.fd.eps) << ", \"sample\": " << co.fd.sample
+          << ", \"sample_seed\": " << co.fd.sample_seed << ", \"tol_hand\": " << jnum(co.tol_hand)
+          << ", \"tol_fd\": " << jnum(co.tol_fd) << ", \"allow_zero\": " << jbool(co.allow_zero)
+          << ", \"fd_evaluated\": " << r.fd_evaluated() << ", \"fd_kinks\": " << r.fd_kinks()
+          << ", \"max_rel_hand\": " << jnum(r.max_rel_hand())
+          << ", \"max_rel_fd\": " << jnum(r.max_rel_fd()) << ", \"pass\": " << jbool(r.pass())
+          << ", \"rows\": [";
+        for (std::size_t i = 0; i < r.rows.size(); ++i) {
+            const gc::Row& row = r.rows[i];
+            o << (i ? "," : "") << "\n    {\"name\": " << jstr(row.name()) << ", \"quantity\": "
+              << jstr(gc::quantity_name(row.quantity)) << ", \"layer\": " << row.layer
+              << ", \"entries\": " << row.entries << ", \"hand\": " << jcomparison(row.hand)
+              << ", \"fd\": ";
+            if (row.has_fd)
+                o << jcomparison(row.fd) << ", \"fd_evaluated\": " << row.fd_evaluated
+                  << ", \"fd_kinks\": " << row.fd_kinks;
+            else
+                o << "null";
+            o << ", \"pass\": " << jbool(row.pass()) << "}";
+        }
+        o << "]}";
+    }
+    o << "]}\n";
+    std::cout << o.str();
+}
+
+int run(const Options& o) {
+    if (o.examples_given && o.examples == 0) throw UsageError("--examples must be at least 1");
+    if (!(o.eps > 0) || !std::isfinite(o.eps)) throw UsageError("--eps must be a positive number");
+    if (!(o.tol_hand >= 0) || !(o.tol_fd >= 0))
+        throw UsageError("--tol-hand and --tol-fd must be non-negative numbers");
+
+    gc::CheckOptions co;
+    co.fd.eps = o.eps;
+    co.fd.sample = o.sample;
+    co.fd.sample_seed = o.seed;
+    co.tol_hand = o.tol_hand;
+    co.tol_fd = o.tol_fd;
+    co.allow_zero = o.allow_zero;
+
+    // Every input is read and validated before any check runs, so bad input never costs a check.
+    const std::vector<Case> cases = build_cases(o);
+    std::vector<gc::CheckResult> results;
+    std::vector<gc::Report> reports;
+    bool all_pass = true;
+    for (const Case& c : cases) {
+        results.push_back(gc::run_check(c.spec, c.params, c.X, c.Y, co));
+        reports.push_back(results.back().report);
+        all_pass = all_pass && results.back().report.pass();
+        if (!o.json) {
+            print_table(c, co, results.back().report);
+            std::fflush(stdout);
+        }
+    }
+    if (o.json)
+        print_json(cases, co, reports, all_pass);
+    else
+        std::printf("gradcheck: %s\n", all_pass ? "every row passes" : "FAILED");
+    if (!o.dump.empty()) {
+        std::vector<std::string> labels;
+        std::vector<const gc::CheckResult*> ptrs;
+        for (std::size_t k = 0; k < cases.size(); ++k) {
+            labels.push_back(cases[k].label);
+            ptrs.push_back(&results[k]);
+        }
+        gc::write_dump(o.dump, labels, ptrs);
+        if (!o.json) std::printf("gradcheck: gradients written to %s\n", o.dump.c_str());
+    }
+    return all_pass ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"gradcheck: the tape's gradients vs the seed's hand-derived formulas vs finite "
+                 "differences, per quantity and layer. Exit 0: every row passes; 1: a row fails; "
+                 "2: bad input."};
+    Options o;
+    app.add_option("--layers", o.layers, "layer sizes n_x,n_1,...,n_L, e.g. 5,4,3,1 (random data)");
+    app.add_option("--activations", o.activations,
+                   "one per layer, relu or sigmoid, the last sigmoid (default: relu...,sigmoid)");
+    auto* ex = app.add_option("--examples", o.examples,
+                              "examples m (default: 10 random; 8 for the seed's network; the whole "
+                              "training set for --model)");
+    app.add_option("--seed", o.seed, "seeds the random data, weights and FD sample (default 1)");
+    app.add_option("--model", o.model, "a saved model (model.h5), checked on the real dataset");
+    auto* data = app.add_option("--data", o.data,
+                                "dataset directory (default: $XGRAD_DATA, then " +
+                                    std::string(XGRAD_DEFAULT_DATA_DIR) + ")");
+    app.add_option("--eps", o.eps, "finite-difference step (default 1e-7)");
+    app.add_option("--sample", o.sample,
+                   "FD entries per tensor; smaller tensors are done whole; 0 = every entry "
+                   "(default 200)");
+    app.add_option("--tol-hand", o.tol_hand, "threshold, tape vs hand (default 1e-12)");
+    app.add_option("--tol-fd", o.tol_fd, "threshold, tape vs finite differences (default 2e-7)");
+    app.add_flag("--allow-zero", o.allow_zero, "let rows where both gradients are zero pass");
+    app.add_flag("--json", o.json, "print the results as JSON");
+    app.add_option("--dump", o.dump, "write every gradient (tape, hand, FD) to this HDF5 file");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+        std::cout << app.help();
+        return 0;
+    } catch (const CLI::ParseError& e) {
+        std::cerr << "gradcheck: " << e.what() << "\n";
+        return 2;
+    }
+    o.examples_given = ex->count() > 0;
+    o.data_given = data->count() > 0;
+    try {
+        return run(o);
+    } catch (const std::exception& e) {
+        std::cerr << "gradcheck: " << e.what() << "\n";
+        return 2;
+    }
+}
