@@ -1,0 +1,88 @@
+# Runs the built gradcheck program (ctest: gradcheck_program). Inputs: -DGRADCHECK=<program>
+# -DDATA_DIR=<cat dataset, may be missing> -DWORK_DIR=<scratch directory>.
+# The default run passes and prints PASS rows; a failed check exits 1; bad input exits 2 with exactly
+# one line "gradcheck: <message>" on stderr and nothing on stdout.
+file(REMOVE_RECURSE "${WORK_DIR}")
+file(MAKE_DIRECTORY "${WORK_DIR}")
+
+function(run_gc expect_rc out_var err_var)
+  execute_process(COMMAND "${GRADCHECK}" ${ARGN}
+    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT "${rc}" STREQUAL "${expect_rc}")
+    message(FATAL_ERROR "gradcheck ${ARGN}: exit ${rc}, expected ${expect_rc}\n"
+                        "stdout:\n${out}\nstderr:\n${err}")
+  endif()
+  set(${out_var} "${out}" PARENT_SCOPE)
+  set(${err_var} "${err}" PARENT_SCOPE)
+endfunction()
+
+function(expect_match text regex what)
+  if(NOT "${text}" MATCHES "${regex}")
+    message(FATAL_ERROR "${what}: no match for '${regex}' in:\n${text}")
+  endif()
+endfunction()
+
+# ---- the default run: the small network and the seed's, every row PASS -------------------------
+run_gc(0 out err)
+expect_match("${out}" "== default: \\[5,4,3,1\\] relu,relu,sigmoid" "default run")
+expect_match("${out}" "== seed: \\[12288,20,7,5,1\\] relu,relu,relu,sigmoid" "default run")
+expect_match("${out}" "\n   dW1 +245760 \\| +[0-9.e+-]+ +[0-9.e+-]+  PASS +\\| +[0-9.e+-]+ +[0-9.e+-]+  PASS +\\| +200 +[0-9]+\n" "seed dW1 row")
+expect_match("${out}" "result: PASS \\(12 rows\\)" "default run")
+expect_match("${out}" "result: PASS \\(16 rows\\)" "default run")
+expect_match("${out}" "excluded at relu kinks" "default run")
+string(REGEX MATCHALL "\n   d[WbZA][0-9] [^\n]*PASS" rows "${out}")
+list(LENGTH rows n)
+if(NOT n EQUAL 28)
+  message(FATAL_ERROR "default run: ${n} PASS rows, expected 28 (12 + 16):\n${out}")
+endif()
+if("${out}" MATCHES "FAIL")
+  message(FATAL_ERROR "default run prints FAIL:\n${out}")
+endif()
+
+# ---- JSON, dump, and a failed check -----------------------------------------------------------
+run_gc(0 out err --layers 4,3,1 --activations relu,sigmoid --examples 6 --json
+       --dump "${WORK_DIR}/grads.h5")
+expect_match("${out}" "^{\"pass\": true, \"checks\": \\[" "--json")
+if(NOT EXISTS "${WORK_DIR}/grads.h5")
+  message(FATAL_ERROR "--dump wrote no ${WORK_DIR}/grads.h5")
+endif()
+find_program(PYTHON3 python3)
+if(PYTHON3)
+  file(WRITE "${WORK_DIR}/out.json" "${out}")
+  execute_process(COMMAND "${PYTHON3}" -c
+    "import json,sys; d=json.load(open(sys.argv[1])); c=d['checks'][0]; assert d['pass'] and c['dims']==[4,3,1] and [r['name'] for r in c['rows']]==['dW1','db1','dZ1','dA1','dW2','db2','dZ2','dA2'] and c['rows'][2]['fd'] is None and c['rows'][0]['fd']['pass'], d"
+    "${WORK_DIR}/out.json" RESULT_VARIABLE rc ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "--json output is not the expected JSON: ${err}\n${out}")
+  endif()
+endif()
+
+# A threshold of 0 for tape vs hand: rounding differences make rows fail, exit 1.
+run_gc(1 out err --layers 4,3,1 --tol-hand 0)
+expect_match("${out}" "result: FAIL" "--tol-hand 0")
+
+# ---- bad input: exit 2, one line ----------------------------------------------------------------
+function(bad regex)
+  run_gc(2 out err ${ARGN})
+  if(NOT "${out}" STREQUAL "")
+    message(FATAL_ERROR "gradcheck ${ARGN}: printed to stdout on bad input:\n${out}")
+  endif()
+  expect_match("${err}" "^gradcheck: [^\n]+\n$" "gradcheck ${ARGN}: one line on stderr")
+  expect_match("${err}" "${regex}" "gradcheck ${ARGN}")
+endfunction()
+
+bad("unknown activation 'tanh'" --layers 5,4,1 --activations relu,tanh)
+bad("3 layer sizes need 2 activations" --layers 5,4,1 --activations relu)
+bad("'x' is not a layer size" --layers 5,x,1)
+bad("missing-model.h5" --model "${WORK_DIR}/missing-model.h5")
+bad("not expected" --bogus)
+bad("--examples must be at least 1" --examples 0)
+if(EXISTS "${DATA_DIR}/train_catvnoncat.h5")
+  bad("--examples 1000 is larger than the dataset \\(209" --layers 12288,2,1 --data "${DATA_DIR}"
+      --examples 1000)
+  bad("size mismatch" --layers 7,3,1 --data "${DATA_DIR}")
+else()
+  message(STATUS "no dataset at ${DATA_DIR}: the dataset-size cases are not run")
+  bad("not found" --layers 12288,2,1 --data "${DATA_DIR}" --examples 1000)
+endif()
+message(STATUS "gradcheck program: all cases as expected")
