@@ -196,7 +196,8 @@ int train(const TrainOptions& o) {
         const int truth = int(data.test.Y(0, j));
         if (predicted == truth) continue;
         char p[32];
-        std::snprintf(p, sizeof p, "%.2f", double(proba(0, j)));
+        // three decimals: at two, a probability just under 0.5 would read "0.50" beside "non-cat"
+        std::snprintf(p, sizeof p, "%.3f", double(proba(0, j)));
         tiles.push_back({data.test.pixels.data() + j * n_x, int(data.test.height),
                          int(data.test.width), int(data.test.channels),
                          {"test #" + std::to_string(j) + "  p(cat)=" + p,
