@@ -93,10 +93,11 @@ Matrix<double> first_columns(const Matrix<double>& M, std::size_t m) {
     return xt::view(M, xt::all(), xt::range(std::size_t(0), m));
 }
 
-// The first m training examples of the cat dataset. Throws when m exceeds the dataset.
+// The first m training examples of the cat dataset (m = 0: all). Throws when m exceeds the dataset.
 void real_data(const std::string& dir, std::size_t m, Case& c) {
     const auto data = io::load_catvnoncat<double>(dir);
     const std::size_t have = data.train.X.shape()[1];
+    if (m == 0) m = have;
     if (m > have)
         throw UsageError("--examples " + std::to_string(m) + " is larger than the dataset (" +
                          std::to_string(have) + " training examples in " + dir + ")");
@@ -143,10 +144,7 @@ std::vector<Case> build_cases(const Options& o) {
         c.params = mf.params;
         c.network = describe(c.spec) + " from " + o.model;
         const std::string dir = io::find_data_dir(o.data, XGRAD_DEFAULT_DATA_DIR);
-        // Without --examples: the whole training set (load once to learn its size).
-        std::size_t m = o.examples;
-        if (!o.examples_given) m = io::load_catvnoncat<double>(dir).train.X.shape()[1];
-        real_data(dir, m, c);
+        real_data(dir, o.examples_given ? o.examples : 0, c);  // default: the whole training set
         cases.push_back(std::move(c));
         return cases;
     }
