@@ -58,7 +58,7 @@ Params<T> he_init(const MlpSpec& spec, std::uint32_t seed) {
 }
 
 template <class T>
-Mlp<T>::Mlp(MlpSpec spec, const Params<T>& params, const Matrix<T>& X, const Matrix<T>& Y,
+Mlp<T>::Mlp(MlpSpec spec, const Params<T>& params, Matrix<T> X, Matrix<T> Y,
             LossForm form)
     : spec_(std::move(spec)) {
     const std::size_t L = spec_.layers();
@@ -82,8 +82,8 @@ Mlp<T>::Mlp(MlpSpec spec, const Params<T>& params, const Matrix<T>& X, const Mat
                              to_string(shape_of(params.b[l - 1])));
     }
 
-    x_ = tape_.constant(X, "X");
-    y_ = tape_.constant(Y, "Y");
+    x_ = tape_.constant(std::move(X), "X");
+    y_ = tape_.constant(std::move(Y), "Y");
     a_.push_back(x_);
     for (std::size_t l = 1; l <= L; ++l) {
         const std::string s = std::to_string(l);

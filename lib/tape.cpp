@@ -115,29 +115,29 @@ const Node<T>& Tape<T>::node(NodeId id) const {
 }
 
 template <class T>
-NodeId Tape<T>::constant(const Matrix<T>& value, std::string name) {
+NodeId Tape<T>::constant(Matrix<T> value, std::string name) {
     if (value.size() == 0)
         throw ShapeError("constant: empty tensor " + to_string(shape_of(value)));
     Node<T> n;
     n.op = OpKind::constant;
     n.name = std::move(name);
-    n.value = value;
     n.shape = shape_of(value);
+    n.value = std::move(value);
     nodes_.push_back(std::move(n));
     return NodeId(nodes_.size() - 1);
 }
 
 template <class T>
-NodeId Tape<T>::parameter(const Matrix<T>& value, std::string name) {
+NodeId Tape<T>::parameter(Matrix<T> value, std::string name) {
     if (value.size() == 0)
         throw ShapeError("parameter: empty tensor " + to_string(shape_of(value)));
     Node<T> n;
     n.op = OpKind::parameter;
     n.name = std::move(name);
     n.requires_grad = true;
-    n.value = value;
     n.shape = shape_of(value);
     n.grad = xt::zeros<T>(value.shape());
+    n.value = std::move(value);
     nodes_.push_back(std::move(n));
     const NodeId id = NodeId(nodes_.size() - 1);
     parameters_.push_back(id);

@@ -51,8 +51,9 @@ Params<T> he_init(const MlpSpec& spec, std::uint32_t seed = 3);
 template <class T>
 class Mlp {
 public:
-    // Records the network for data X [n_x, m] and labels Y [1, m] (or [n_L, m]).
-    Mlp(MlpSpec spec, const Params<T>& params, const Matrix<T>& X, const Matrix<T>& Y,
+    // Records the network for data X [n_x, m] and labels Y [1, m] (or [n_L, m]). The tape keeps
+    // X and Y: pass them with std::move to avoid a copy of the data.
+    Mlp(MlpSpec spec, const Params<T>& params, Matrix<T> X, Matrix<T> Y,
         LossForm form = LossForm::fused);
 
     const MlpSpec& spec() const { return spec_; }

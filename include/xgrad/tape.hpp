@@ -70,8 +70,10 @@ public:
     int threads() const { return threads_; }
 
     // ---- leaves ---------------------------------------------------------------------------
-    NodeId constant(const Matrix<T>& value, std::string name = {});
-    NodeId parameter(const Matrix<T>& value, std::string name = {});
+    // The value is taken by value: pass std::move(data) to hand a large tensor to the tape
+    // without a copy.
+    NodeId constant(Matrix<T> value, std::string name = {});
+    NodeId parameter(Matrix<T> value, std::string name = {});
 
     // ---- ops (each checks shapes and computes its value at once) --------------------------
     NodeId matmul(NodeId a, NodeId b);      // [M,K]·[K,N] -> [M,N]
