@@ -64,7 +64,10 @@ long allocations_per_step(const MlpSpec& spec, std::size_t m, int steps) {
     const Matrix<T> Y = test::labels<T>(rng, 1, m);
     Mlp<T> net(spec, he_init<T>(spec, 3), X, Y);
     net.tape().set_threads(2);  // the split products and the pool must not allocate either
-    net.train_step(T(0.01));    // warm-up: BLAS sets up its buffers and threads once
+    // Warm-up: BLAS sets up its buffers once. BLIS grows its packing-buffer pools the first
+    // time two threads ask at the same moment; one warm-up step under a loaded machine may
+    // not overlap the two halves (a rare failure seen once while dpkg ran), so take several.
+    for (int i = 0; i < 8; ++i) net.train_step(T(0.01));
     allocations = 0;
     counting = true;
     for (int i = 0; i < steps; ++i) net.train_step(T(0.01));
