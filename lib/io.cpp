@@ -278,26 +278,21 @@ CatData<T> load_catvnoncat(const std::string& dir) {
 
 namespace {
 
+// How a value type is stored: its HDF5 type in the file and in memory, and its dtype attribute.
 template <class T>
-const H5::PredType& file_type();
+struct Stored;
 template <>
-const H5::PredType& file_type<float>() { return H5::PredType::IEEE_F32LE; }
+struct Stored<float> {
+    static const H5::PredType& file() { return H5::PredType::IEEE_F32LE; }
+    static const H5::PredType& mem() { return H5::PredType::NATIVE_FLOAT; }
+    static constexpr const char* name = "f32";
+};
 template <>
-const H5::PredType& file_type<double>() { return H5::PredType::IEEE_F64LE; }
-
-template <class T>
-const H5::PredType& mem_type();
-template <>
-const H5::PredType& mem_type<float>() { return H5::PredType::NATIVE_FLOAT; }
-template <>
-const H5::PredType& mem_type<double>() { return H5::PredType::NATIVE_DOUBLE; }
-
-template <class T>
-const char* dtype_name();
-template <>
-const char* dtype_name<float>() { return "f32"; }
-template <>
-const char* dtype_name<double>() { return "f64"; }
+struct Stored<double> {
+    static const H5::PredType& file() { return H5::PredType::IEEE_F64LE; }
+    static const H5::PredType& mem() { return H5::PredType::NATIVE_DOUBLE; }
+    static constexpr const char* name = "f64";
+};
 
 H5::StrType utf8_string() {
     H5::StrType t(H5::PredType::C_S1, H5T_VARIABLE);
@@ -396,8 +391,8 @@ void save_model(const std::string& path, const MlpSpec& spec, const Params<T>& p
                     const Matrix<T>& v = is_w ? params.W[l - 1] : params.b[l - 1];
                     const hsize_t d[2] = {v.shape()[0], v.shape()[1]};
                     const std::string name = (is_w ? "W" : "b") + std::to_string(l);
-                    f.createDataSet(name, file_type<T>(), H5::DataSpace(2, d))
-                        .write(v.data(), mem_type<T>());
+                    f.createDataSet(name, Stored<T>::file(), H5::DataSpace(2, d))
+                        .write(v.data(), Stored<T>::mem());
                 }
             }
             H5::Group root = f.openGroup("/");
@@ -405,7 +400,7 @@ void save_model(const std::string& path, const MlpSpec& spec, const Params<T>& p
             std::vector<std::string> acts;
             for (Activation a : spec.activations) acts.emplace_back(activation_name(a));
             write_attr_strings(root, "activations", acts);
-            write_attr_string(root, "dtype", dtype_name<T>());
+            write_attr_string(root, "dtype", Stored<T>::name);
             write_attr_scalar(root, "learning_rate", H5::PredType::IEEE_F64LE,
                               H5::PredType::NATIVE_DOUBLE, learning_rate);
             write_attr_scalar(root, "iterations", H5::PredType::STD_I64LE,
