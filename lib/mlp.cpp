@@ -133,6 +133,31 @@ T Mlp<T>::train_step(T learning_rate) {
 }
 
 template <class T>
+T Mlp<T>::evaluate() {
+    tape_.forward();
+    return cost();
+}
+
+namespace {
+template <class T>
+double fraction_correct(const Matrix<T>& proba, const Matrix<T>& Y) {
+    if (shape_of(proba) != shape_of(Y))
+        throw ShapeError("accuracy: predictions are " + to_string(shape_of(proba)) +
+                         ", labels are " + to_string(shape_of(Y)));
+    std::size_t hits = 0;
+    for (std::size_t i = 0; i < proba.size(); ++i)
+        hits += (proba.data()[i] > T(0.5) ? T(1) : T(0)) == Y.data()[i];
+    return double(hits) / double(proba.size());
+}
+}  // namespace
+
+template <class T>
+double Mlp<T>::accuracy() {
+    evaluate();
+    return fraction_correct(tape_.value(a_.back()), tape_.value(y_));
+}
+
+template <class T>
 Params<T> Mlp<T>::params() const {
     Params<T> p;
     for (std::size_t l = 1; l <= layers(); ++l) {
@@ -167,13 +192,7 @@ Matrix<T> Mlp<T>::predict(const Matrix<T>& X) const {
 
 template <class T>
 double Mlp<T>::accuracy(const Matrix<T>& X, const Matrix<T>& Y) const {
-    const Matrix<T> p = predict(X);
-    if (shape_of(p) != shape_of(Y))
-        throw ShapeError("accuracy: predictions are " + to_string(shape_of(p)) + ", labels are " +
-                         to_string(shape_of(Y)));
-    std::size_t hits = 0;
-    for (std::size_t i = 0; i < p.size(); ++i) hits += p.data()[i] == Y.data()[i];
-    return double(hits) / double(p.shape()[1] * p.shape()[0]);
+    return fraction_correct(predict_proba(X), Y);
 }
 
 template Params<float> he_init<float>(const MlpSpec&, std::uint32_t);

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -128,22 +129,26 @@ int train(const TrainOptions& o) {
         throw UsageError("--layers: the output layer must have size 1 (cat or non-cat), got " +
                          std::to_string(o.layers.back()));
     const std::string dir = data_dir(o.data);
-    const io::CatData<T> data = io::load_catvnoncat<T>(dir);
+    io::CatData<T> data = io::load_catvnoncat<T>(dir);
     check_input_size(data.train, spec.dims[0], dir, "--layers: the input size");
+    // Only the test images are drawn; the training data moves into the tape (no second copy).
+    std::vector<std::uint8_t>().swap(data.train.pixels);
 
     std::filesystem::create_directories(o.out);
     const std::string model_path = (std::filesystem::path(o.out) / "model.h5").string();
     const std::string curve_path = (std::filesystem::path(o.out) / "cost_curve.png").string();
     const std::string mislabeled_path = (std::filesystem::path(o.out) / "mislabeled.png").string();
 
-    Mlp<T> mlp(spec, he_init<T>(spec, o.seed), data.train.X, data.train.Y);
+    // Held by pointer so the tape (and the training data it owns) is freed before the pictures.
+    auto mlp = std::make_unique<Mlp<T>>(spec, he_init<T>(spec, o.seed), std::move(data.train.X),
+                                        std::move(data.train.Y));
     const T lr = T(o.learning_rate);
     Progress progress(!o.quiet && isatty(STDOUT_FILENO), o.iterations);
     std::vector<double> costs;
     costs.reserve(std::size_t(o.iterations));
     const auto start = Clock::now();
     for (long long i = 0; i < o.iterations; ++i) {
-        const double cost = double(mlp.train_step(lr));
+        const double cost = double(mlp->train_step(lr));
         costs.push_back(cost);
         if (!std::isfinite(cost)) {
             progress.clear();
@@ -161,21 +166,21 @@ int train(const TrainOptions& o) {
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     if (!o.quiet) std::printf("training seconds: %.3f\n", seconds);
 
-    std::printf("train accuracy: %s\n", py_float(mlp.accuracy(data.train.X, data.train.Y)).c_str());
-    std::printf("test accuracy: %s\n", py_float(mlp.accuracy(data.test.X, data.test.Y)).c_str());
+    // accuracy() runs a forward pass with the trained parameters, so afterwards the tape's cost
+    // is the final cost (not the last printed, pre-update one).
+    std::printf("train accuracy: %s\n", py_float(mlp->accuracy()).c_str());
+    std::printf("test accuracy: %s\n", py_float(mlp->accuracy(data.test.X, data.test.Y)).c_str());
     std::fflush(stdout);
 
-    // The final cost is that of the trained parameters, not the last printed (pre-update) one.
-    const Params<T> params = mlp.params();
-    double final_cost = costs.back();
-    {
-        Mlp<T> after(spec, params, data.train.X, data.train.Y);
-        final_cost = double(after.cost());
-    }
+    const Params<T> params = mlp->params();
+    const double final_cost = double(mlp->cost());
     io::ModelInfo info;
     info.image_shape = {data.train.height, data.train.width, data.train.channels};
     info.classes = data.train.classes;
     io::save_model(model_path, spec, params, o.learning_rate, o.iterations, o.seed, final_cost, info);
+
+    const Matrix<T> proba = mlp->predict_proba(data.test.X);
+    mlp.reset();
 
     char lr_text[32], cost_text[32];
     std::snprintf(lr_text, sizeof lr_text, "%g", o.learning_rate);
@@ -186,7 +191,6 @@ int train(const TrainOptions& o) {
                                  std::to_string(o.seed) + ", final cost " + cost_text);
 
     // The seed's print_mislabeled_images: test images whose rounded prediction is not the label.
-    const Matrix<T> proba = mlp.predict_proba(data.test.X);
     const std::size_t m = data.test.X.shape()[1];
     const std::size_t n_x = spec.dims[0];
     const auto& classes = data.test.classes;
@@ -285,8 +289,9 @@ int predict(const PredictOptions& o) {
             for (std::size_t j = 0; j < cols.size(); ++j)
                 for (std::size_t i = 0; i < n_x; ++i) X(i, j) = cols[j][i];
             const Matrix<double> Y = xt::zeros<double>({std::size_t(1), cols.size()});
-            const Mlp<double> mlp(mf.spec, mf.params, X, Y);
-            const Matrix<double> p = mlp.predict_proba(X);
+            Mlp<double> mlp(mf.spec, mf.params, std::move(X), Y);
+            mlp.evaluate();
+            const Matrix<double>& p = mlp.tape().value(mlp.A(mlp.layers()));
             for (std::size_t j = 0; j < cols.size(); ++j)
                 std::printf("%s: %s (p=%.*f)\n", names[j].c_str(),
                             classes[p(0, j) > 0.5 ? 1 : 0].c_str(), o.digits, p(0, j));
@@ -294,10 +299,10 @@ int predict(const PredictOptions& o) {
     }
     if (o.images.empty() || !o.data.empty()) {
         const std::string dir = data_dir(o.data);
-        const io::CatData<double> data = io::load_catvnoncat<double>(dir);
+        io::CatData<double> data = io::load_catvnoncat<double>(dir);
         check_input_size(data.test, n_x, dir, (o.model + ": the model's input size").c_str());
-        const Mlp<double> mlp(mf.spec, mf.params, data.test.X, data.test.Y);
-        std::printf("test accuracy: %s\n", py_float(mlp.accuracy(data.test.X, data.test.Y)).c_str());
+        Mlp<double> mlp(mf.spec, mf.params, std::move(data.test.X), std::move(data.test.Y));
+        std::printf("test accuracy: %s\n", py_float(mlp.accuracy()).c_str());
     }
     std::fflush(stdout);
     return status;

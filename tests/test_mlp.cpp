@@ -111,6 +111,23 @@ BOOST_AUTO_TEST_CASE(predict_rounds_like_numpy) {
     Mlp<double> net2(spec, Params<double>{{M{{1.0, 0.0}}}, {M{{0.0}}}}, X, Y);
     BOOST_TEST(net2.predict(X) == (M{{1.0, 0.0, 1.0}}));
     BOOST_TEST(net2.accuracy(X, Y) == 0.0);
+    // on the tape's own data
+    BOOST_TEST(net.accuracy() == 2.0 / 3.0);
+    BOOST_TEST(net2.accuracy() == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(evaluate_gives_the_cost_of_the_current_parameters) {
+    NumpyRandom rng(4);
+    const MlpSpec spec({3, 4, 1}, {"relu", "sigmoid"});
+    const M X = test::randn<double>(rng, 3, 10), Y = test::labels<double>(rng, 1, 10);
+    Mlp<double> net(spec, he_init<double>(spec, 2), X, Y);
+    const double before = net.train_step(0.3);
+    const double after = net.evaluate();
+    const Mlp<double> fresh(spec, net.params(), X, Y);
+    BOOST_TEST(after == fresh.cost());
+    BOOST_TEST(after != before);  // the step changed the parameters
+    BOOST_TEST(net.cost() == after);
+    BOOST_TEST(net.accuracy() == fresh.accuracy(X, Y));
 }
 
 BOOST_AUTO_TEST_CASE(predict_on_other_data_equals_the_tapes_output) {

@@ -75,6 +75,12 @@ public:
     T train_step(T learning_rate);
     // Current cost (the last forward's value).
     T cost() const { return tape_.value(loss_)(0, 0); }
+    // A forward pass over the tape's own data with the current parameters; returns the cost
+    // (after training, the cost of the trained parameters). Allocates nothing.
+    T evaluate();
+    // Fraction of the tape's own examples that round(A_L) classifies correctly, with the
+    // current parameters (runs evaluate(); no copy of the data).
+    double accuracy();
 
     Params<T> params() const;
     // A_L for any data with n_x rows (a forward pass on a scratch tape).
