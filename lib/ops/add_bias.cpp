@@ -33,9 +33,18 @@ void add_bias_backward(const Ctx<T>&, const M<T>& a, const M<T>*, const M<T>&, c
     if (gb) {
         T* p = gb->data();
         for (std::size_t i = 0; i < n; ++i) {
-            T s = 0;
-            for (std::size_t j = 0; j < m; ++j) s += pg[i * m + j];
-            p[i] += s;
+            // four running sums: the adds overlap instead of waiting for each other
+            const T* row = pg + i * m;
+            T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            std::size_t j = 0;
+            for (; j + 4 <= m; j += 4) {
+                s0 += row[j];
+                s1 += row[j + 1];
+                s2 += row[j + 2];
+                s3 += row[j + 3];
+            }
+            for (; j < m; ++j) s0 += row[j];
+            p[i] += (s0 + s1) + (s2 + s3);
         }
     }
 }
