@@ -10,12 +10,24 @@
 #include "gemm.hpp"  // internal: the split planner
 #include "test_util.hpp"
 #include "thread_pool.hpp"
+#include "xgrad/blas.hpp"
 #include "xgrad/mlp.hpp"
 
 using namespace xgrad;
 using detail::GemmPlan;
 using detail::plan_gemm;
 using test::rel_err;
+
+BOOST_AUTO_TEST_CASE(the_loaded_blas_is_the_configured_serial_build) {
+    // Each thread calls a single-threaded BLAS; a threaded one (which the system's alternatives
+    // may point the soname at) would oversubscribe the cores.
+    const std::string configured = blas_configured();
+    const std::string loaded = blas_loaded();
+    BOOST_TEST_MESSAGE("configured " << configured << ", loaded " << loaded);
+    BOOST_TEST((configured == "BLIS" || configured == "OpenBLAS"));
+    const std::string expect = configured == "BLIS" ? "/blis-serial/libblis" : "/openblas-serial/libopenblas";
+    BOOST_TEST(loaded.find(expect) != std::string::npos, loaded << " is not " << expect);
+}
 
 BOOST_AUTO_TEST_CASE(planner_splits_the_seeds_products_along_the_long_dimension) {
     // W1·X: [20,12288]·[12288,209] -> split the reduction (k), partial sums in scratch

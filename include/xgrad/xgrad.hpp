@@ -1,5 +1,6 @@
 #pragma once
 // xgrad: a small tape-based reverse-mode autodiff engine over dense 2-D tensors.
+#include "xgrad/blas.hpp"
 #include "xgrad/mlp.hpp"
 #include "xgrad/random.hpp"
 #include "xgrad/reference.hpp"
