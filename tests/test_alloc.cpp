@@ -8,6 +8,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <thread>
+#include <vector>
 
 #include "test_util.hpp"
 #include "xgrad/mlp.hpp"
@@ -64,9 +66,20 @@ long allocations_per_step(const MlpSpec& spec, std::size_t m, int steps) {
     const Matrix<T> Y = test::labels<T>(rng, 1, m);
     Mlp<T> net(spec, he_init<T>(spec, 3), X, Y);
     net.tape().set_threads(2);  // the split products and the pool must not allocate either
-    // Warm-up: BLAS sets up its buffers once. BLIS grows its packing-buffer pools the first
-    // time two threads ask at the same moment; one warm-up step under a loaded machine may
-    // not overlap the two halves (a rare failure seen once while dpkg ran), so take several.
+    // Warm-up. BLAS sets up its buffers once, and BLIS grows its packing-buffer pools the first
+    // time two threads call it at the same moment (seen with a backtrace: malloc under
+    // bli_gemm_ex, on a loaded machine, after warm-up steps whose two halves happened not to
+    // overlap). Two threads training copies of the network side by side make that happen here.
+    {
+        std::vector<std::thread> side;
+        for (int t = 0; t < 2; ++t)
+            side.emplace_back([&] {
+                Mlp<T> copy(spec, he_init<T>(spec, 3), X, Y);
+                copy.tape().set_threads(1);
+                for (int i = 0; i < 20; ++i) copy.train_step(T(0.01));
+            });
+        for (auto& t : side) t.join();
+    }
     for (int i = 0; i < 8; ++i) net.train_step(T(0.01));
     allocations = 0;
     counting = true;
