@@ -25,8 +25,10 @@ void shape_error(const char* op, const char* what, Shape a, Shape b) {
 
 namespace {
 
-constexpr const char* kOpNames[] = {"constant", "parameter", "matmul", "add_bias",
-                                    "relu",     "sigmoid",   "bce",    "sigmoid_bce"};
+constexpr const char* kOpNames[] = {"constant", "parameter", "matmul",  "add_bias", "relu",
+                                    "sigmoid",  "bce",       "sigmoid_bce", "add",  "mul",
+                                    "tanh",     "scale",     "sum",     "mean",     "sq_norm",
+                                    "softmax",  "softmax_ce"};
 static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == std::size_t(OpKind::count_),
               "every OpKind needs a name");
 
@@ -51,6 +53,15 @@ OpTable<T> op_table(OpKind op) {
         XGRAD_OP_CASE(sigmoid)
         XGRAD_OP_CASE(bce)
         XGRAD_OP_CASE(sigmoid_bce)
+        XGRAD_OP_CASE(add)
+        XGRAD_OP_CASE(mul)
+        XGRAD_OP_CASE(tanh)
+        XGRAD_OP_CASE(scale)
+        XGRAD_OP_CASE(sum)
+        XGRAD_OP_CASE(mean)
+        XGRAD_OP_CASE(sq_norm)
+        XGRAD_OP_CASE(softmax)
+        XGRAD_OP_CASE(softmax_ce)
 #undef XGRAD_OP_CASE
         case OpKind::constant:
         case OpKind::parameter:
@@ -145,9 +156,10 @@ NodeId Tape<T>::parameter(Matrix<T> value, std::string name) {
 }
 
 template <class T>
-NodeId Tape<T>::add_node(OpKind op, NodeId a, NodeId b, Shape out) {
+NodeId Tape<T>::add_node(OpKind op, NodeId a, NodeId b, Shape out, double attr) {
     Node<T> n;
     n.op = op;
+    n.attr = attr;
     n.in0 = a;
     n.in1 = b;
     if (op == OpKind::matmul) prepare_matmul(nodes_[std::size_t(a)].shape, nodes_[std::size_t(b)].shape);
@@ -165,7 +177,7 @@ template <class T>
 void Tape<T>::run_forward(Node<T>& n) {
     const auto t = op_table<T>(n.op);
     const Matrix<T>* b = n.in1 >= 0 ? &nodes_[std::size_t(n.in1)].value : nullptr;
-    t.forward({pool_.get(), scratch_.data()}, nodes_[std::size_t(n.in0)].value, b, n.value);
+    t.forward({pool_.get(), scratch_.data(), n.attr}, nodes_[std::size_t(n.in0)].value, b, n.value);
 }
 
 #define XGRAD_BINARY(name)                                                                    \
@@ -185,10 +197,46 @@ XGRAD_BINARY(matmul)
 XGRAD_BINARY(add_bias)
 XGRAD_BINARY(bce)
 XGRAD_BINARY(sigmoid_bce)
+XGRAD_BINARY(add)
+XGRAD_BINARY(mul)
+XGRAD_BINARY(softmax_ce)
 XGRAD_UNARY(relu)
 XGRAD_UNARY(sigmoid)
+XGRAD_UNARY(tanh)
+XGRAD_UNARY(sum)
+XGRAD_UNARY(mean)
+XGRAD_UNARY(sq_norm)
+XGRAD_UNARY(softmax)
 #undef XGRAD_BINARY
 #undef XGRAD_UNARY
+
+template <class T>
+NodeId Tape<T>::scale(NodeId x, double c) {
+    const Shape sx = shape_of(checked(x, "scale").value);
+    return add_node(OpKind::scale, x, -1, ops::scale_shape(sx, {}), c);
+}
+
+template <class T>
+void Tape<T>::set_scale(NodeId id, double c) {
+    const Node<T>& n = checked(id, "set_scale");
+    if (n.op != OpKind::scale)
+        throw UsageError("set_scale: node " + std::to_string(id) + " is " + op_name(n.op) +
+                         ", not scale");
+    nodes_[std::size_t(id)].attr = c;
+}
+
+template <class T>
+void Tape<T>::set_loss_columns(NodeId id, std::size_t cols) {
+    const Node<T>& n = checked(id, "set_loss_columns");
+    if (n.op != OpKind::bce && n.op != OpKind::sigmoid_bce && n.op != OpKind::softmax_ce)
+        throw UsageError("set_loss_columns: node " + std::to_string(id) + " is " +
+                         op_name(n.op) + ", not a loss (bce, sigmoid_bce, softmax_ce)");
+    const std::size_t m = nodes_[std::size_t(n.in0)].shape.cols;
+    if (cols > m)
+        throw UsageError("set_loss_columns: node " + std::to_string(id) + " has " +
+                         std::to_string(m) + " columns, cannot count " + std::to_string(cols));
+    nodes_[std::size_t(id)].attr = double(cols);
+}
 
 template <class T>
 void Tape<T>::forward() {
@@ -235,7 +283,7 @@ void Tape<T>::backward(NodeId loss) {
         Node<T>* b = n.in1 >= 0 ? &nodes_[std::size_t(n.in1)] : nullptr;
         Matrix<T>* ga = a.requires_grad ? &a.grad : nullptr;
         Matrix<T>* gb = b && b->requires_grad ? &b->grad : nullptr;
-        op_table<T>(n.op).backward({pool_.get(), scratch_.data()}, a.value, b ? &b->value : nullptr, n.value, n.grad, ga, gb);
+        op_table<T>(n.op).backward({pool_.get(), scratch_.data(), n.attr}, a.value, b ? &b->value : nullptr, n.value, n.grad, ga, gb);
     }
 }
 
@@ -298,6 +346,8 @@ void Tape<T>::print(std::ostream& os) const {
         if (n.in0 >= 0) os << " %" << n.in0;
         if (n.in1 >= 0) os << " %" << n.in1;
         os << "  " << to_string(shape_of(n.value)) << (n.requires_grad ? "  grad" : "");
+        if (n.op == OpKind::scale) os << "  c=" << n.attr;
+        if (n.attr > 0 && n.op != OpKind::scale) os << "  columns=" << n.attr;
         if (!n.name.empty()) os << "  \"" << n.name << '"';
         os << '\n';
     }
@@ -311,6 +361,7 @@ std::string Tape<T>::to_dot() const {
         const Node<T>& n = nodes_[i];
         os << "  n" << i << " [label=\"%" << i << " " << op_name(n.op);
         if (!n.name.empty()) os << " " << n.name;
+        if (n.op == OpKind::scale) os << " c=" << n.attr;
         os << "\\n" << to_string(shape_of(n.value)) << (n.requires_grad ? "\\nneeds grad" : "")
            << "\"";
         if (n.op == OpKind::parameter)

@@ -3,6 +3,9 @@
 
 #include <cmath>
 
+#include <xtensor/xview.hpp>
+#include <xtensor/xmath.hpp>
+
 #include "ops/ops.hpp"  // the ops' own forward/backward, tested one by one
 #include "test_util.hpp"
 #include "xgrad/tape.hpp"
@@ -21,10 +24,13 @@ namespace {
 
 // Checks an op's backward against centered finite differences of s = Σ G ⊙ f(a, b) for a random
 // upstream gradient G, with respect to a and (when given) b. Both gradients must be non-zero.
+// `attr` is the node attribute (scale factor, counted columns); grad_b = false for an input with no
+// gradient (class indices).
 void check_op(Shape (*shape)(Shape, Shape), Fwd fwd, Bwd bwd, M a, M* b_in, std::uint32_t seed,
-              double tol = 1e-8) {
+              double tol = 1e-8, double attr = 0, bool grad_b = true) {
     NumpyRandom rng(seed);
-    const Cx cx;  // no pool: the split products are tested against this plain path elsewhere
+    Cx cx;  // no pool: the split products are tested against this plain path elsewhere
+    cx.attr = attr;
     M b = b_in ? *b_in : M();
     const Shape so = shape(shape_of(a), b_in ? shape_of(b) : Shape{});
     const M G = test::randn<double>(rng, so.rows, so.cols);
@@ -38,11 +44,11 @@ void check_op(Shape (*shape)(Shape, Shape), Fwd fwd, Bwd bwd, M a, M* b_in, std:
     fwd(cx, a, b_in ? &b : nullptr, out);
     M ga = xt::zeros<double>(a.shape());
     M gb = xt::zeros<double>(b.shape());
-    bwd(cx, a, b_in ? &b : nullptr, out, G, &ga, b_in ? &gb : nullptr);
+    bwd(cx, a, b_in ? &b : nullptr, out, G, &ga, b_in && grad_b ? &gb : nullptr);
     const M na = numeric_grad(s, a);
     BOOST_TEST(test::norm(ga) > 0.0);
     BOOST_TEST(rel_err(ga, na) < tol);
-    if (b_in) {
+    if (b_in && grad_b) {
         const M nb = numeric_grad(s, b);
         BOOST_TEST(test::norm(gb) > 0.0);
         BOOST_TEST(rel_err(gb, nb) < tol);
@@ -111,6 +117,155 @@ BOOST_AUTO_TEST_CASE(sigmoid_bce_fd_wrt_logits_and_labels) {
     M y = test::labels<double>(rng, 2, 6);
     check_op(ops::sigmoid_bce_shape, ops::sigmoid_bce_forward<double>,
              ops::sigmoid_bce_backward<double>, z, &y, 6, 1e-7);
+}
+
+BOOST_AUTO_TEST_CASE(add_and_mul_fd) {
+    NumpyRandom rng(17);
+    M a = test::randn<double>(rng, 3, 5), b = test::randn<double>(rng, 3, 5);
+    check_op(ops::add_shape, ops::add_forward<double>, ops::add_backward<double>, a, &b, 7);
+    check_op(ops::mul_shape, ops::mul_forward<double>, ops::mul_backward<double>, a, &b, 8);
+}
+
+BOOST_AUTO_TEST_CASE(tanh_fd) {
+    NumpyRandom rng(18);
+    M a = test::randn<double>(rng, 4, 5, 1.5);
+    check_op(ops::tanh_shape, ops::tanh_forward<double>, ops::tanh_backward<double>, a, nullptr, 9);
+}
+
+BOOST_AUTO_TEST_CASE(scale_fd) {
+    NumpyRandom rng(19);
+    M a = test::randn<double>(rng, 2, 3);
+    check_op(ops::scale_shape, ops::scale_forward<double>, ops::scale_backward<double>, a, nullptr,
+             10, 1e-8, -1.7);
+}
+
+BOOST_AUTO_TEST_CASE(reductions_fd) {
+    NumpyRandom rng(20);
+    M a = test::randn<double>(rng, 3, 4);
+    check_op(ops::sum_shape, ops::sum_forward<double>, ops::sum_backward<double>, a, nullptr, 11);
+    check_op(ops::mean_shape, ops::mean_forward<double>, ops::mean_backward<double>, a, nullptr, 12);
+    check_op(ops::sq_norm_shape, ops::sq_norm_forward<double>, ops::sq_norm_backward<double>, a,
+             nullptr, 13);
+}
+
+BOOST_AUTO_TEST_CASE(softmax_fd) {
+    NumpyRandom rng(22);
+    M z = test::randn<double>(rng, 4, 6, 2.0);
+    check_op(ops::softmax_shape, ops::softmax_forward<double>, ops::softmax_backward<double>, z,
+             nullptr, 14);
+}
+
+BOOST_AUTO_TEST_CASE(softmax_ce_fd_one_hot_and_class_indices) {
+    NumpyRandom rng(23);
+    M z = test::randn<double>(rng, 3, 7, 2.0);
+    M idx = M::from_shape({1, 7});
+    M onehot = xt::zeros<double>({3, 7});
+    for (std::size_t j = 0; j < 7; ++j) {
+        idx(0, j) = double(j % 3);
+        onehot(j % 3, j) = 1.0;
+    }
+    // with one-hot labels, also the gradient with respect to the labels
+    check_op(ops::softmax_ce_shape, ops::softmax_ce_forward<double>, ops::softmax_ce_backward<double>,
+             z, &onehot, 15, 1e-7);
+    check_op(ops::softmax_ce_shape, ops::softmax_ce_forward<double>, ops::softmax_ce_backward<double>,
+             z, &idx, 16, 1e-7, 0, false);
+    // both label forms give the same loss and logit gradient
+    const Cx cx;
+    M l1 = M::from_shape({1, 1}), l2 = M::from_shape({1, 1});
+    ops::softmax_ce_forward<double>(cx, z, &onehot, l1);
+    ops::softmax_ce_forward<double>(cx, z, &idx, l2);
+    BOOST_TEST(l1(0, 0) == l2(0, 0), tt::tolerance(1e-14));
+    M g1 = xt::zeros<double>({3, 7}), g2 = xt::zeros<double>({3, 7});
+    const M one{{1.0}};
+    ops::softmax_ce_backward<double>(cx, z, &onehot, l1, one, &g1, nullptr);
+    ops::softmax_ce_backward<double>(cx, z, &idx, l2, one, &g2, nullptr);
+    BOOST_TEST(rel_err(g1, g2) < 1e-15);
+}
+
+BOOST_AUTO_TEST_CASE(softmax_ce_is_stable_and_checks_its_labels) {
+    Tape<double> t;
+    const NodeId z = t.parameter(M{{1000.0, -1000.0}, {0.0, 0.0}, {-1000.0, 1000.0}});
+    const NodeId loss = t.softmax_ce(z, t.constant(M{{0.0, 2.0}}));
+    BOOST_TEST(t.value(loss)(0, 0) == 0.0);  // exp(1000) would overflow without the shift
+    const NodeId wrong = t.softmax_ce(z, t.constant(M{{1.0, 2.0}}));
+    t.backward(wrong);
+    BOOST_TEST(std::isfinite(t.value(wrong)(0, 0)));
+    BOOST_TEST(t.value(wrong)(0, 0) == 500.0, tt::tolerance(1e-12));  // (1000 + 0) / 2
+    for (double bad : {3.0, -1.0, 0.5}) {
+        try {
+            t.softmax_ce(z, t.constant(M{{0.0, bad}}));
+            BOOST_ERROR("no DataError for label " << bad);
+        } catch (const DataError& e) {
+            BOOST_TEST(std::string(e.what()).find("softmax_ce: label of column 1") == 0, e.what());
+        }
+    }
+    expect_shape_error([&] { t.softmax_ce(t.parameter(M{{1.0, 2.0}}), t.constant(M{{0.0, 1.0}})); },
+                       "softmax_ce", "[1,2]", "[1,2]");
+    expect_shape_error([&] { t.softmax_ce(z, t.constant(M{{0.0, 1.0, 0.0}})); }, "softmax_ce",
+                       "[3,2]", "[1,3]");
+}
+
+BOOST_AUTO_TEST_CASE(losses_count_only_the_first_columns_when_told) {
+    // A padded last mini-batch: the loss over the first c columns of an m-column batch equals the
+    // loss of the c-column batch, and the padding gets exactly zero gradient.
+    NumpyRandom rng(24);
+    const std::size_t m = 9, c = 5;
+    const M z = test::randn<double>(rng, 1, m, 2.0), y = test::labels<double>(rng, 1, m);
+    const M z3 = test::randn<double>(rng, 3, m, 2.0);
+    M y3 = M::from_shape({1, m});
+    for (std::size_t j = 0; j < m; ++j) y3(0, j) = double(j % 3);
+    const M p = 1.0 / (1.0 + xt::exp(-z));
+    auto first = [&](const M& a) { return M(xt::view(a, xt::all(), xt::range(0, c))); };
+    for (OpKind op : {OpKind::sigmoid_bce, OpKind::bce, OpKind::softmax_ce}) {
+        const M& in = op == OpKind::bce ? p : op == OpKind::softmax_ce ? z3 : z;
+        const M& lab = op == OpKind::softmax_ce ? y3 : y;
+        auto record = [&](Tape<double>& t, const M& a, const M& l) {
+            const NodeId x = t.parameter(a), yl = t.constant(l);
+            return std::make_pair(x, op == OpKind::bce     ? t.bce(x, yl)
+                                     : op == OpKind::sigmoid_bce ? t.sigmoid_bce(x, yl)
+                                                                 : t.softmax_ce(x, yl));
+        };
+        Tape<double> full, part;
+        const auto [xf, lf] = record(full, in, lab);
+        const auto [xp, lp] = record(part, first(in), first(lab));
+        full.set_loss_columns(lf, c);
+        full.forward();
+        full.backward(lf);
+        part.backward(lp);
+        BOOST_TEST(full.value(lf)(0, 0) == part.value(lp)(0, 0), tt::tolerance(1e-15));
+        BOOST_TEST(rel_err(first(full.grad(xf)), part.grad(xp)) < 1e-15);
+        const M pad = xt::view(full.grad(xf), xt::all(), xt::range(c, m));
+        BOOST_TEST(test::norm(pad) == 0.0);
+        full.set_loss_columns(lf, 0);  // back to all columns
+        full.forward();
+        BOOST_TEST(full.value(lf)(0, 0) != part.value(lp)(0, 0));
+    }
+    Tape<double> t;
+    const NodeId x = t.parameter(M{{1.0, 2.0}});
+    BOOST_CHECK_THROW(t.set_loss_columns(x, 1), UsageError);
+    BOOST_CHECK_THROW(t.set_loss_columns(t.sigmoid_bce(x, t.constant(M{{0.0, 1.0}})), 3), UsageError);
+    BOOST_CHECK_THROW(t.set_scale(x, 2.0), UsageError);
+}
+
+BOOST_AUTO_TEST_CASE(float_ops_agree_with_double) {
+    NumpyRandom rng(25);
+    const M a = test::randn<double>(rng, 3, 4), b = test::randn<double>(rng, 3, 4);
+    auto run = [&](auto tag) {
+        using T = decltype(tag);
+        Tape<T> t;
+        const NodeId x = t.parameter(xt::cast<T>(a)), w = t.parameter(xt::cast<T>(b));
+        const NodeId h = t.tanh(t.add(t.mul(x, w), t.scale(x, 0.5)));
+        const NodeId loss = t.add(t.add(t.mean(h), t.sum(t.softmax(h))),
+                                  t.add(t.sq_norm(w), t.softmax_ce(h, t.constant(Matrix<T>{{0, 1, 2, 1}}))));
+        t.backward(loss);
+        return std::make_tuple(double(t.value(loss)(0, 0)), M(xt::cast<double>(t.grad(x))),
+                               M(xt::cast<double>(t.grad(w))));
+    };
+    const auto [ld, gxd, gwd] = run(double{});
+    const auto [lf, gxf, gwf] = run(float{});
+    BOOST_TEST(lf == ld, tt::tolerance(1e-5));
+    BOOST_TEST(rel_err(gxf, gxd) < 1e-5);
+    BOOST_TEST(rel_err(gwf, gwd) < 1e-5);
 }
 
 // ---- closed forms -----------------------------------------------------------------------------

@@ -35,6 +35,15 @@ enum class OpKind : std::uint8_t {
     sigmoid,
     bce,
     sigmoid_bce,
+    add,
+    mul,
+    tanh,
+    scale,
+    sum,
+    mean,
+    sq_norm,
+    softmax,
+    softmax_ce,
     count_  // keep last
 };
 
@@ -48,6 +57,7 @@ struct Node {
     NodeId in0 = -1;
     NodeId in1 = -1;
     bool requires_grad = false;  // a parameter, or an op with an input that requires grad
+    double attr = 0;             // scale: the factor; losses: columns counted (0 = all)
     std::string name;            // optional label for printing
     Shape shape;                 // fixed when recorded; replay checks leaves still have it
     Matrix<T> value;
@@ -82,6 +92,25 @@ public:
     NodeId sigmoid(NodeId x);               // 1 / (1 + exp(-x))
     NodeId bce(NodeId p, NodeId y);         // -sum(y log p + (1-y) log(1-p)) / m -> [1,1]
     NodeId sigmoid_bce(NodeId z, NodeId y); // bce(sigmoid(z), y), computed stably from logits
+    NodeId add(NodeId a, NodeId b);         // a + b, same shapes
+    NodeId mul(NodeId a, NodeId b);         // a ⊙ b elementwise, same shapes (e.g. a dropout mask)
+    NodeId tanh(NodeId x);                  // tanh(x)
+    NodeId scale(NodeId x, double c);       // c · x (c can be changed later: set_scale)
+    NodeId sum(NodeId x);                   // sum of all entries -> [1,1]
+    NodeId mean(NodeId x);                  // mean of all entries -> [1,1]
+    NodeId sq_norm(NodeId x);               // squared Frobenius norm, sum of x² -> [1,1]
+    NodeId softmax(NodeId z);               // per column: exp(z - max) / sum exp(z - max)
+    // Mean over columns of -log softmax(z)[label], z [K,m] logits (K >= 2), computed stably
+    // (shifted by each column's max). y is [K,m] (one-hot, or any probability columns) or
+    // [1,m] class indices 0..K-1 (a DataError names the first bad label).
+    NodeId softmax_ce(NodeId z, NodeId y);
+
+    // ---- attributes that may change between replays (no re-recording) -----------------------
+    // The factor of a scale node.
+    void set_scale(NodeId id, double c);
+    // A loss (bce, sigmoid_bce, softmax_ce) averages over its first n columns only and gives the
+    // others zero gradient: a smaller last mini-batch placed in a padded batch. 0 = all columns.
+    void set_loss_columns(NodeId id, std::size_t n);
 
     // ---- execution ------------------------------------------------------------------------
     // Re-runs every op in order from the current leaf values. Throws ShapeError if a leaf's value
@@ -116,7 +145,7 @@ public:
 
 private:
     const Node<T>& checked(NodeId id, const char* what) const;
-    NodeId add_node(OpKind op, NodeId a, NodeId b, Shape out);
+    NodeId add_node(OpKind op, NodeId a, NodeId b, Shape out, double attr = 0);
     void run_forward(Node<T>& n);
     void prepare_matmul(Shape a, Shape b);  // pool and scratch for a recorded product
 

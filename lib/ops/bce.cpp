@@ -1,6 +1,7 @@
 // bce: L[1,1] = -sum(Y log P + (1-Y) log(1-P)) / m     P, Y [k,m], m = columns (the seed's cost)
 //   dP += dL · (-(Y/P) + (1-Y)/(1-P)) / m
 //   dY += dL · (log(1-P) - log P) / m                  (only if the labels need a gradient)
+//   m = the counted columns: all, or the first m of a padded last mini-batch (the rest get 0)
 // Gives log(0) = -inf once P saturates at 0 or 1; sigmoid_bce is the stable form.
 #include <cmath>
 
@@ -14,32 +15,36 @@ Shape bce_shape(Shape a, Shape b) {
 }
 
 template <class T>
-void bce_forward(const Ctx<T>&, const M<T>& p, const M<T>* y, M<T>& out) {
-    const T* pp = p.data();
-    const T* py = y->data();
+void bce_forward(const Ctx<T>& cx, const M<T>& p, const M<T>* y, M<T>& out) {
+    const std::size_t k = p.shape()[0], m = p.shape()[1], c = counted_columns(cx.attr, m);
     double s = 0;
-    for (std::size_t i = 0, n = p.size(); i < n; ++i)
-        s += double(py[i]) * std::log(double(pp[i])) +
-             (1.0 - double(py[i])) * std::log(1.0 - double(pp[i]));
-    out.data()[0] = T(-s / double(p.shape()[1]));
+    for (std::size_t r = 0; r < k; ++r) {
+        const T* pp = p.data() + r * m;
+        const T* py = y->data() + r * m;
+        for (std::size_t j = 0; j < c; ++j)
+            s += double(py[j]) * std::log(double(pp[j])) +
+                 (1.0 - double(py[j])) * std::log(1.0 - double(pp[j]));
+    }
+    out.data()[0] = T(-s / double(c));
 }
 
 template <class T>
-void bce_backward(const Ctx<T>&, const M<T>& p, const M<T>* y, const M<T>&, const M<T>& gout, M<T>* gp,
+void bce_backward(const Ctx<T>& cx, const M<T>& p, const M<T>* y, const M<T>&, const M<T>& gout, M<T>* gp,
                   M<T>* gy) {
-    const T scale = gout.data()[0] / T(p.shape()[1]);
-    const T* pp = p.data();
-    const T* py = y->data();
-    const std::size_t n = p.size();
-    if (gp) {
-        T* g = gp->data();
-        for (std::size_t i = 0; i < n; ++i)
-            g[i] += (-(py[i] / pp[i]) + (T(1) - py[i]) / (T(1) - pp[i])) * scale;
-    }
-    if (gy) {
-        T* g = gy->data();
-        for (std::size_t i = 0; i < n; ++i)
-            g[i] += (std::log(T(1) - pp[i]) - std::log(pp[i])) * scale;
+    const std::size_t k = p.shape()[0], m = p.shape()[1], c = counted_columns(cx.attr, m);
+    const T scale = gout.data()[0] / T(c);
+    for (std::size_t r = 0; r < k; ++r) {
+        const T* pp = p.data() + r * m;
+        const T* py = y->data() + r * m;
+        if (gp) {
+            T* g = gp->data() + r * m;
+            for (std::size_t j = 0; j < c; ++j)
+                g[j] += (-(py[j] / pp[j]) + (T(1) - py[j]) / (T(1) - pp[j])) * scale;
+        }
+        if (gy) {
+            T* g = gy->data() + r * m;
+            for (std::size_t j = 0; j < c; ++j) g[j] += (std::log(T(1) - pp[j]) - std::log(pp[j])) * scale;
+        }
     }
 }
 

@@ -22,7 +22,14 @@ template <class T>
 struct Ctx {
     detail::ThreadPool* pool = nullptr;  // null: run on the calling thread only
     T* scratch = nullptr;                // sized by the tape for its largest split gemm
+    double attr = 0;                     // the node's scalar attribute (scale factor; a loss's
+                                         // number of counted columns, 0 = all)
 };
+
+// The columns a loss averages over: the first `attr` (a padded last mini-batch), else all m.
+inline std::size_t counted_columns(double attr, std::size_t m) {
+    return attr > 0 && std::size_t(attr) < m ? std::size_t(attr) : m;
+}
 
 #define XGRAD_DECLARE_OP(name)                                                                  \
     Shape name##_shape(Shape a, Shape b);                                                       \
@@ -38,6 +45,15 @@ XGRAD_DECLARE_OP(relu)
 XGRAD_DECLARE_OP(sigmoid)
 XGRAD_DECLARE_OP(bce)
 XGRAD_DECLARE_OP(sigmoid_bce)
+XGRAD_DECLARE_OP(add)
+XGRAD_DECLARE_OP(mul)
+XGRAD_DECLARE_OP(tanh)
+XGRAD_DECLARE_OP(scale)
+XGRAD_DECLARE_OP(sum)
+XGRAD_DECLARE_OP(mean)
+XGRAD_DECLARE_OP(sq_norm)
+XGRAD_DECLARE_OP(softmax)
+XGRAD_DECLARE_OP(softmax_ce)
 
 #undef XGRAD_DECLARE_OP
 

@@ -2,6 +2,7 @@
 //   per entry: max(z,0) - z·y + log1p(exp(-|z|))    (finite for every finite z)
 //   dZ += dL · (sigmoid(z) - y) / m
 //   dY += dL · (-z) / m                              (only if the labels need a gradient)
+//   m = the counted columns: all, or the first m of a padded last mini-batch (the rest get 0)
 #include <cmath>
 
 #include "ops/ops.hpp"
@@ -24,37 +25,41 @@ Shape sigmoid_bce_shape(Shape a, Shape b) {
 }
 
 template <class T>
-void sigmoid_bce_forward(const Ctx<T>&, const M<T>& z, const M<T>* y, M<T>& out) {
-    const T* pz = z.data();
-    const T* py = y->data();
+void sigmoid_bce_forward(const Ctx<T>& cx, const M<T>& z, const M<T>* y, M<T>& out) {
+    const std::size_t k = z.shape()[0], m = z.shape()[1], c = counted_columns(cx.attr, m);
     double s = 0;
-    for (std::size_t i = 0, n = z.size(); i < n; ++i) {
-        const double zi = pz[i];
-        s += (zi > 0 ? zi : 0.0) - zi * double(py[i]) + log1p_small(std::exp(-std::fabs(zi)));
+    for (std::size_t r = 0; r < k; ++r) {
+        const T* pz = z.data() + r * m;
+        const T* py = y->data() + r * m;
+        for (std::size_t j = 0; j < c; ++j) {
+            const double zj = pz[j];
+            s += (zj > 0 ? zj : 0.0) - zj * double(py[j]) + log1p_small(std::exp(-std::fabs(zj)));
+        }
     }
-    out.data()[0] = T(s / double(z.shape()[1]));
+    out.data()[0] = T(s / double(c));
 }
 
 template <class T>
-void sigmoid_bce_backward(const Ctx<T>&, const M<T>& z, const M<T>* y, const M<T>&, const M<T>& gout, M<T>* gz,
-                          M<T>* gy) {
-    const T scale = gout.data()[0] / T(z.shape()[1]);
-    const T* pz = z.data();
-    const T* py = y->data();
-    const std::size_t n = z.size();
-    if (gz) {
-        T* g = gz->data();
-        for (std::size_t i = 0; i < n; ++i) {
-            // the stable sigmoid: never exp of a large positive number
-            const T e = std::exp(-std::fabs(pz[i]));
-            const T num = pz[i] >= 0 ? T(1) : e;  // a select, not a branch on the sign
-            const T s = num / (T(1) + e);
-            g[i] += (s - py[i]) * scale;
+void sigmoid_bce_backward(const Ctx<T>& cx, const M<T>& z, const M<T>* y, const M<T>&, const M<T>& gout,
+                          M<T>* gz, M<T>* gy) {
+    const std::size_t k = z.shape()[0], m = z.shape()[1], c = counted_columns(cx.attr, m);
+    const T scale = gout.data()[0] / T(c);
+    for (std::size_t r = 0; r < k; ++r) {
+        const T* pz = z.data() + r * m;
+        const T* py = y->data() + r * m;
+        if (gz) {
+            T* g = gz->data() + r * m;
+            for (std::size_t j = 0; j < c; ++j) {
+                // the stable sigmoid: never exp of a large positive number
+                const T e = std::exp(-std::fabs(pz[j]));
+                const T num = pz[j] >= 0 ? T(1) : e;  // a select, not a branch on the sign
+                g[j] += (num / (T(1) + e) - py[j]) * scale;
+            }
         }
-    }
-    if (gy) {
-        T* g = gy->data();
-        for (std::size_t i = 0; i < n; ++i) g[i] -= pz[i] * scale;
+        if (gy) {
+            T* g = gy->data() + r * m;
+            for (std::size_t j = 0; j < c; ++j) g[j] -= pz[j] * scale;
+        }
     }
 }
 
