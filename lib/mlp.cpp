@@ -9,10 +9,38 @@ namespace xgrad {
 Activation parse_activation(const std::string& name) {
     if (name == "relu") return Activation::relu;
     if (name == "sigmoid") return Activation::sigmoid;
-    throw UsageError("unknown activation '" + name + "' (expected relu or sigmoid)");
+    if (name == "tanh") return Activation::tanh;
+    if (name == "softmax") return Activation::softmax;
+    throw UsageError("unknown activation '" + name + "' (expected relu, sigmoid, tanh or softmax)");
 }
 
-const char* activation_name(Activation a) { return a == Activation::relu ? "relu" : "sigmoid"; }
+const char* activation_name(Activation a) {
+    switch (a) {
+        case Activation::relu: return "relu";
+        case Activation::sigmoid: return "sigmoid";
+        case Activation::tanh: return "tanh";
+        case Activation::softmax: return "softmax";
+    }
+    return "?";
+}
+
+Init parse_init(const std::string& name) {
+    if (name == "zeros") return Init::zeros;
+    if (name == "normal") return Init::normal;
+    if (name == "xavier") return Init::xavier;
+    if (name == "he") return Init::he;
+    throw UsageError("unknown initialiser '" + name + "' (expected zeros, normal, xavier or he)");
+}
+
+const char* init_name(Init init) {
+    switch (init) {
+        case Init::zeros: return "zeros";
+        case Init::normal: return "normal";
+        case Init::xavier: return "xavier";
+        case Init::he: return "he";
+    }
+    return "?";
+}
 
 namespace {
 std::vector<Activation> parse_all(const std::vector<std::string>& names) {
@@ -34,33 +62,53 @@ MlpSpec::MlpSpec(std::vector<std::size_t> d, std::vector<Activation> a)
         throw UsageError("activations: " + std::to_string(dims.size()) + " layer sizes need " +
                          std::to_string(dims.size() - 1) + " activations, got " +
                          std::to_string(activations.size()));
-    if (activations.back() != Activation::sigmoid)
-        throw UsageError(std::string("activations: the output layer must be sigmoid for binary "
-                                     "cross-entropy, got ") +
+    for (std::size_t l = 0; l + 1 < activations.size(); ++l)
+        if (activations[l] == Activation::softmax)
+            throw UsageError("activations: softmax is for the output layer only, layer " +
+                             std::to_string(l + 1) + " is hidden");
+    if (activations.back() != Activation::sigmoid && activations.back() != Activation::softmax)
+        throw UsageError(std::string("activations: the output layer must be sigmoid (binary "
+                                     "cross-entropy) or softmax (K classes), got ") +
                          activation_name(activations.back()));
+    if (activations.back() == Activation::softmax && dims.back() < 2)
+        throw UsageError("activations: a softmax output needs at least 2 units, the last layer size is " +
+                         std::to_string(dims.back()));
 }
 
 MlpSpec::MlpSpec(std::vector<std::size_t> d, const std::vector<std::string>& a)
     : MlpSpec(std::move(d), parse_all(a)) {}
 
 template <class T>
-Params<T> he_init(const MlpSpec& spec, std::uint32_t seed) {
+Params<T> init_params(const MlpSpec& spec, Init init, std::uint32_t seed, double scale) {
     NumpyRandom rng(seed);
     Params<T> p;
     for (std::size_t l = 1; l < spec.dims.size(); ++l) {
-        const double scale = std::sqrt(2.0 / double(spec.dims[l - 1]));
-        Matrix<double> w = rng.randn(spec.dims[l], spec.dims[l - 1]);
-        w *= scale;
+        const std::size_t rows = spec.dims[l], cols = spec.dims[l - 1];
+        Matrix<double> w = init == Init::zeros ? Matrix<double>(xt::zeros<double>({rows, cols}))
+                                               : rng.randn(rows, cols);
+        // the same arithmetic as numpy: one multiply (or divide) per entry, in double
+        if (init == Init::normal) w *= scale;
+        if (init == Init::xavier) w /= std::sqrt(double(cols));
+        if (init == Init::he) w *= std::sqrt(2.0 / double(cols));
         p.W.push_back(xt::cast<T>(w));
-        p.b.push_back(xt::zeros<T>({spec.dims[l], std::size_t(1)}));
+        p.b.push_back(xt::zeros<T>({rows, std::size_t(1)}));
     }
     return p;
 }
 
 template <class T>
-Mlp<T>::Mlp(MlpSpec spec, const Params<T>& params, Matrix<T> X, Matrix<T> Y,
+Params<T> he_init(const MlpSpec& spec, std::uint32_t seed) {
+    return init_params<T>(spec, Init::he, seed);
+}
+
+template <class T>
+Mlp<T>::Mlp(MlpSpec spec, const Params<T>& params, Matrix<T> X, Matrix<T> Y, LossForm form)
+    : Mlp(std::move(spec), params, std::move(X), std::move(Y), Regularization{}, form) {}
+
+template <class T>
+Mlp<T>::Mlp(MlpSpec spec, const Params<T>& params, Matrix<T> X, Matrix<T> Y, Regularization reg,
             LossForm form)
-    : spec_(std::move(spec)) {
+    : spec_(std::move(spec)), reg_(std::move(reg)) {
     const std::size_t L = spec_.layers();
     if (params.W.size() != L || params.b.size() != L)
         throw ShapeError("Mlp: " + std::to_string(L) + " layers need " + std::to_string(L) +
@@ -70,9 +118,14 @@ Mlp<T>::Mlp(MlpSpec spec, const Params<T>& params, Matrix<T> X, Matrix<T> Y,
         throw ShapeError("Mlp: the data has " + std::to_string(X.shape()[0]) +
                          " rows per example, the first layer size is " +
                          std::to_string(spec_.dims[0]));
-    if (Y.shape()[0] != spec_.dims[L] || Y.shape()[1] != X.shape()[1])
+    const std::size_t m = X.shape()[1];
+    const bool softmax = spec_.softmax_output();
+    const bool label_shape_ok = Y.shape()[1] == m && (Y.shape()[0] == spec_.dims[L] ||
+                                                      (softmax && Y.shape()[0] == 1));
+    if (!label_shape_ok)
         throw ShapeError("Mlp: labels are " + to_string(shape_of(Y)) + ", expected [" +
-                         std::to_string(spec_.dims[L]) + "," + std::to_string(X.shape()[1]) + "]");
+                         std::to_string(spec_.dims[L]) + "," + std::to_string(m) + "]" +
+                         (softmax ? " (one-hot) or [1," + std::to_string(m) + "] (class indices)" : ""));
     for (std::size_t l = 1; l <= L; ++l) {
         const Shape ws{spec_.dims[l], spec_.dims[l - 1]}, bs{spec_.dims[l], 1};
         if (shape_of(params.W[l - 1]) != ws || shape_of(params.b[l - 1]) != bs)
@@ -81,23 +134,131 @@ Mlp<T>::Mlp(MlpSpec spec, const Params<T>& params, Matrix<T> X, Matrix<T> Y,
                              to_string(shape_of(params.W[l - 1])) + " and " +
                              to_string(shape_of(params.b[l - 1])));
     }
+    if (softmax && form == LossForm::separate)
+        throw UsageError("Mlp: the separate loss form is bce(sigmoid(Z_L)); a softmax output uses "
+                         "softmax_ce");
+    if (!(reg_.lambd >= 0) || !std::isfinite(reg_.lambd))
+        throw UsageError("Mlp: the L2 factor lambd must be >= 0, got " + std::to_string(reg_.lambd));
+    if (reg_.keep_prob.size() == 1 && L > 1) reg_.keep_prob.assign(L - 1, reg_.keep_prob[0]);
+    if (!reg_.keep_prob.empty() && reg_.keep_prob.size() != L - 1)
+        throw UsageError("Mlp: keep_prob needs one value or one per hidden layer (" +
+                         std::to_string(L - 1) + "), got " + std::to_string(reg_.keep_prob.size()));
+    for (double k : reg_.keep_prob)
+        if (!(k > 0 && k <= 1))
+            throw UsageError("Mlp: keep_prob must be in (0, 1], got " + std::to_string(k));
 
+    capacity_ = batch_cols_ = m;
     x_ = tape_.constant(std::move(X), "X");
     y_ = tape_.constant(std::move(Y), "Y");
     a_.push_back(x_);
+    NodeId input = x_;
     for (std::size_t l = 1; l <= L; ++l) {
         const std::string s = std::to_string(l);
         w_.push_back(tape_.parameter(params.W[l - 1], "W" + s));
         b_.push_back(tape_.parameter(params.b[l - 1], "b" + s));
-        const NodeId lin = tape_.matmul(w_.back(), a_.back());
+        const NodeId lin = tape_.matmul(w_.back(), input);
         z_.push_back(tape_.add_bias(lin, b_.back()));
         tape_.set_name(z_.back(), "Z" + s);
-        a_.push_back(spec_.activations[l - 1] == Activation::relu ? tape_.relu(z_.back())
-                                                                 : tape_.sigmoid(z_.back()));
-        tape_.set_name(a_.back(), "A" + s);
+        NodeId a = -1;
+        switch (spec_.activations[l - 1]) {
+            case Activation::relu: a = tape_.relu(z_.back()); break;
+            case Activation::sigmoid: a = tape_.sigmoid(z_.back()); break;
+            case Activation::tanh: a = tape_.tanh(z_.back()); break;
+            case Activation::softmax: a = tape_.softmax(z_.back()); break;
+        }
+        tape_.set_name(a, "A" + s);
+        a_.push_back(a);
+        input = a;
+        if (l < L && keep_prob(l) < 1) {
+            mask_.push_back(tape_.constant(xt::ones<T>({spec_.dims[l], m}), "D" + s));
+            input = tape_.mul(a, mask_.back());
+            tape_.set_name(input, "A" + s + "·D" + s);
+        } else if (l < L) {
+            mask_.push_back(-1);
+        }
     }
-    loss_ = form == LossForm::fused ? tape_.sigmoid_bce(z_.back(), y_) : tape_.bce(a_.back(), y_);
+    const NodeId zL = z_.back();
+    data_loss_ = softmax ? tape_.softmax_ce(zL, y_)
+                 : form == LossForm::fused ? tape_.sigmoid_bce(zL, y_)
+                                           : tape_.bce(a_.back(), y_);
+    loss_ = data_loss_;
+    if (reg_.lambd > 0) {
+        NodeId sq = tape_.sq_norm(w_[0]);
+        for (std::size_t l = 1; l < L; ++l) sq = tape_.add(sq, tape_.sq_norm(w_[l]));
+        l2_ = tape_.scale(sq, reg_.lambd / (2.0 * double(m)));
+        tape_.set_name(l2_, "L2");
+        loss_ = tape_.add(data_loss_, l2_);
+        tape_.set_name(data_loss_, "cross_entropy");
+    }
     tape_.set_name(loss_, "cost");
+}
+
+template <class T>
+NodeId Mlp<T>::mask(std::size_t l) const {
+    check_layer(l, false);
+    return l < layers() ? mask_[l - 1] : -1;
+}
+
+template <class T>
+double Mlp<T>::keep_prob(std::size_t l) const {
+    check_layer(l, false);
+    return l < layers() && !reg_.keep_prob.empty() ? reg_.keep_prob[l - 1] : 1.0;
+}
+
+template <class T>
+void Mlp<T>::set_batch(const Matrix<T>& X_all, const Matrix<T>& Y_all, const std::size_t* cols,
+                       std::size_t n) {
+    Matrix<T>& X = tape_.leaf_value(x_);
+    Matrix<T>& Y = tape_.leaf_value(y_);
+    if (X_all.shape()[0] != X.shape()[0] || Y_all.shape()[0] != Y.shape()[0] ||
+        X_all.shape()[1] != Y_all.shape()[1])
+        throw ShapeError("set_batch: data " + to_string(shape_of(X_all)) + " and labels " +
+                         to_string(shape_of(Y_all)) + " do not fit the network's " +
+                         to_string(shape_of(X)) + " and " + to_string(shape_of(Y)));
+    if (n == 0 || n > capacity_)
+        throw UsageError("set_batch: " + std::to_string(n) + " columns, the tape holds 1.." +
+                         std::to_string(capacity_));
+    const std::size_t m_all = X_all.shape()[1];
+    for (std::size_t j = 0; j < n; ++j)
+        if (cols[j] >= m_all)
+            throw UsageError("set_batch: column " + std::to_string(cols[j]) + " of " +
+                             std::to_string(m_all));
+    auto gather = [&](const Matrix<T>& src, Matrix<T>& dst) {
+        const std::size_t rows = dst.shape()[0];
+        for (std::size_t i = 0; i < rows; ++i) {
+            const T* s = src.data() + i * m_all;
+            T* d = dst.data() + i * capacity_;
+            for (std::size_t j = 0; j < n; ++j) d[j] = s[cols[j]];
+            for (std::size_t j = n; j < capacity_; ++j) d[j] = T(0);
+        }
+    };
+    gather(X_all, X);
+    gather(Y_all, Y);
+    batch_cols_ = n;
+    tape_.set_loss_columns(data_loss_, n == capacity_ ? 0 : n);
+    if (l2_ >= 0) tape_.set_scale(l2_, reg_.lambd / (2.0 * double(n)));
+}
+
+template <class T>
+void Mlp<T>::draw_masks(NumpyRandom& rng) {
+    for (std::size_t l = 1; l < layers(); ++l) {
+        if (mask_[l - 1] < 0) continue;
+        const double keep = keep_prob(l);
+        const T on = T(1.0 / keep);
+        Matrix<T>& D = tape_.leaf_value(mask_[l - 1]);
+        const std::size_t rows = D.shape()[0];
+        for (std::size_t i = 0; i < rows; ++i) {
+            T* d = D.data() + i * capacity_;
+            for (std::size_t j = 0; j < batch_cols_; ++j) d[j] = rng.uniform() < keep ? on : T(0);
+            for (std::size_t j = batch_cols_; j < capacity_; ++j) d[j] = T(0);
+        }
+    }
+}
+
+template <class T>
+void Mlp<T>::dropout_off() {
+    for (NodeId d : mask_)
+        if (d >= 0) tape_.leaf_value(d).fill(T(1));
 }
 
 template <class T>
@@ -134,27 +295,51 @@ T Mlp<T>::train_step(T learning_rate) {
 
 template <class T>
 T Mlp<T>::evaluate() {
+    dropout_off();
     tape_.forward();
     return cost();
 }
 
 namespace {
+// Column j's class: the row with the largest value (first on ties); a [1,m] row holds indices.
 template <class T>
-double fraction_correct(const Matrix<T>& proba, const Matrix<T>& Y) {
-    if (shape_of(proba) != shape_of(Y))
+std::size_t column_class(const Matrix<T>& a, std::size_t j) {
+    const std::size_t rows = a.shape()[0];
+    if (rows == 1) return std::size_t(a(0, j));
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < rows; ++i)
+        if (a(i, j) > a(best, j)) best = i;
+    return best;
+}
+
+// Correct fraction of the first `cols` columns. Sigmoid outputs: every entry rounded; softmax:
+// the argmax of each column against the label's class.
+template <class T>
+double fraction_correct(const Matrix<T>& proba, const Matrix<T>& Y, bool softmax, std::size_t cols) {
+    if (proba.shape()[1] != Y.shape()[1] || (!softmax && shape_of(proba) != shape_of(Y)))
         throw ShapeError("accuracy: predictions are " + to_string(shape_of(proba)) +
                          ", labels are " + to_string(shape_of(Y)));
-    std::size_t hits = 0;
-    for (std::size_t i = 0; i < proba.size(); ++i)
-        hits += (proba.data()[i] > T(0.5) ? T(1) : T(0)) == Y.data()[i];
-    return double(hits) / double(proba.size());
+    std::size_t hits = 0, total = 0;
+    for (std::size_t j = 0; j < cols; ++j) {
+        if (softmax) {
+            hits += column_class(proba, j) == column_class(Y, j);
+            ++total;
+            continue;
+        }
+        for (std::size_t i = 0; i < proba.shape()[0]; ++i) {
+            hits += (proba(i, j) > T(0.5) ? T(1) : T(0)) == Y(i, j);
+            ++total;
+        }
+    }
+    return double(hits) / double(total);
 }
 }  // namespace
 
 template <class T>
 double Mlp<T>::accuracy() {
     evaluate();
-    return fraction_correct(tape_.value(a_.back()), tape_.value(y_));
+    return fraction_correct(tape_.value(a_.back()), tape_.value(y_), spec_.softmax_output(),
+                            batch_cols_);
 }
 
 template <class T>
@@ -178,7 +363,12 @@ Matrix<T> Mlp<T>::predict_proba(const Matrix<T>& X) const {
     for (std::size_t l = 1; l <= layers(); ++l) {
         const NodeId z = t.add_bias(t.matmul(t.constant(tape_.value(W(l))), a),
                                     t.constant(tape_.value(b(l))));
-        a = spec_.activations[l - 1] == Activation::relu ? t.relu(z) : t.sigmoid(z);
+        switch (spec_.activations[l - 1]) {
+            case Activation::relu: a = t.relu(z); break;
+            case Activation::sigmoid: a = t.sigmoid(z); break;
+            case Activation::tanh: a = t.tanh(z); break;
+            case Activation::softmax: a = t.softmax(z); break;
+        }
     }
     return t.value(a);
 }
@@ -186,15 +376,22 @@ Matrix<T> Mlp<T>::predict_proba(const Matrix<T>& X) const {
 template <class T>
 Matrix<T> Mlp<T>::predict(const Matrix<T>& X) const {
     Matrix<T> p = predict_proba(X);
+    if (spec_.softmax_output()) {
+        Matrix<T> classes = Matrix<T>::from_shape({1, p.shape()[1]});
+        for (std::size_t j = 0; j < p.shape()[1]; ++j) classes(0, j) = T(column_class(p, j));
+        return classes;
+    }
     for (auto& v : p) v = v > T(0.5) ? T(1) : T(0);
     return p;
 }
 
 template <class T>
 double Mlp<T>::accuracy(const Matrix<T>& X, const Matrix<T>& Y) const {
-    return fraction_correct(predict_proba(X), Y);
+    return fraction_correct(predict_proba(X), Y, spec_.softmax_output(), X.shape()[1]);
 }
 
+template Params<float> init_params<float>(const MlpSpec&, Init, std::uint32_t, double);
+template Params<double> init_params<double>(const MlpSpec&, Init, std::uint32_t, double);
 template Params<float> he_init<float>(const MlpSpec&, std::uint32_t);
 template Params<double> he_init<double>(const MlpSpec&, std::uint32_t);
 template class Mlp<float>;

@@ -1,6 +1,8 @@
 #include "xgrad/random.hpp"
 
 #include <cmath>
+#include <string>
+#include <utility>
 
 namespace xgrad {
 
@@ -37,6 +39,33 @@ Matrix<double> NumpyRandom::randn(std::size_t rows, std::size_t cols) {
     Matrix<double> m = Matrix<double>::from_shape({rows, cols});
     for (auto& v : m) v = randn();
     return m;
+}
+
+Matrix<double> NumpyRandom::rand(std::size_t rows, std::size_t cols) {
+    Matrix<double> m = Matrix<double>::from_shape({rows, cols});
+    for (auto& v : m) v = uniform();
+    return m;
+}
+
+std::vector<std::size_t> NumpyRandom::permutation(std::size_t n) {
+    if (n > 0xffffffffu)
+        throw UsageError("permutation: n = " + std::to_string(n) + " is too large (at most 2^32 - 1)");
+    std::vector<std::size_t> p(n);
+    for (std::size_t i = 0; i < n; ++i) p[i] = i;
+    for (std::size_t i = n; i-- > 1;) {
+        // a uniform integer in [0, i]: draw under the smallest all-ones mask >= i, reject above i
+        std::uint32_t mask = std::uint32_t(i);
+        mask |= mask >> 1;
+        mask |= mask >> 2;
+        mask |= mask >> 4;
+        mask |= mask >> 8;
+        mask |= mask >> 16;
+        std::uint32_t j;
+        do j = std::uint32_t(mt_()) & mask;
+        while (j > i);
+        std::swap(p[i], p[j]);
+    }
+    return p;
 }
 
 }  // namespace xgrad

@@ -71,7 +71,7 @@ function(bad regex)
   expect_match("${err}" "${regex}" "gradcheck ${ARGN}")
 endfunction()
 
-bad("unknown activation 'tanh'" --layers 5,4,1 --activations relu,tanh)
+bad("unknown activation 'gelu'" --layers 5,4,1 --activations relu,gelu)
 bad("3 layer sizes need 2 activations" --layers 5,4,1 --activations relu)
 bad("'x' is not a layer size" --layers 5,x,1)
 bad("missing-model.h5" --model "${WORK_DIR}/missing-model.h5")

@@ -332,7 +332,7 @@ BOOST_AUTO_TEST_CASE(bad_input_is_one_line_and_exit_2) {
     check(run("train --data /nonexistent/xgrad"), "dataset not found");
     check(run("train --data /nonexistent/xgrad"), "deeplearning.ai");
     check(run("train --dtype f16"), "f16");
-    check(run("train --activations relu,relu,relu,tanh"), "unknown activation 'tanh'");
+    check(run("train --activations relu,relu,relu,gelu"), "unknown activation 'gelu'");
     check(run("predict --model /nonexistent/model.h5 x.png"), "no such file");
     {
         std::ofstream(work_dir() / "not_a_model.h5") << "hello\n";

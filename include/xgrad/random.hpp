@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <random>
+#include <vector>
 
 #include "xgrad/tensor.hpp"
 
@@ -24,6 +25,11 @@ public:
     double randn();
     // np.random.randn(rows, cols), filled row-major.
     Matrix<double> randn(std::size_t rows, std::size_t cols);
+    // np.random.rand(rows, cols), filled row-major.
+    Matrix<double> rand(std::size_t rows, std::size_t cols);
+    // np.random.permutation(n) of the legacy generator: Fisher-Yates from the end, each index
+    // drawn by masked rejection sampling of 32-bit draws (n < 2^32).
+    std::vector<std::size_t> permutation(std::size_t n);
 
 private:
     std::mt19937 mt_;
