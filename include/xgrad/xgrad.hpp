@@ -6,3 +6,4 @@
 #include "xgrad/reference.hpp"
 #include "xgrad/tape.hpp"
 #include "xgrad/tensor.hpp"
+#include "xgrad/train.hpp"

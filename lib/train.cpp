@@ -1,0 +1,241 @@
+#include "xgrad/train.hpp"
+
+#include <cmath>
+#include <numeric>
+
+namespace xgrad {
+
+OptimizerKind parse_optimizer(const std::string& name) {
+    if (name == "gd") return OptimizerKind::gd;
+    if (name == "momentum") return OptimizerKind::momentum;
+    if (name == "adam") return OptimizerKind::adam;
+    throw UsageError("unknown optimiser '" + name + "' (expected gd, momentum or adam)");
+}
+
+const char* optimizer_name(OptimizerKind kind) {
+    switch (kind) {
+        case OptimizerKind::gd: return "gd";
+        case OptimizerKind::momentum: return "momentum";
+        case OptimizerKind::adam: return "adam";
+    }
+    return "?";
+}
+
+namespace {
+void check_rate(double lr) {
+    if (!(lr > 0) || !std::isfinite(lr))
+        throw UsageError("learning rate must be a finite number > 0, got " + std::to_string(lr));
+}
+void check_beta(const char* name, double b) {
+    if (!(b >= 0 && b < 1))
+        throw UsageError(std::string(name) + " must be in [0, 1), got " + std::to_string(b));
+}
+}  // namespace
+
+void validate(const OptimizerConfig& c) {
+    check_rate(c.learning_rate);
+    check_beta("beta", c.beta);
+    check_beta("beta1", c.beta1);
+    check_beta("beta2", c.beta2);
+    if (!(c.epsilon > 0) || !std::isfinite(c.epsilon))
+        throw UsageError("epsilon must be a finite number > 0, got " + std::to_string(c.epsilon));
+}
+
+void validate(const TrainConfig& c) {
+    validate(c.optimizer);
+    if (!(c.decay >= 0) || !std::isfinite(c.decay))
+        throw UsageError("decay must be a finite number >= 0, got " + std::to_string(c.decay));
+    if (c.decay_interval < 1)
+        throw UsageError("decay interval must be at least 1 epoch, got " +
+                         std::to_string(c.decay_interval));
+}
+
+double decayed_learning_rate(double lr, double decay, long long epoch, long long interval) {
+    if (interval < 1) interval = 1;
+    return lr / (1.0 + decay * double(epoch / interval));
+}
+
+// ---- Optimizer ------------------------------------------------------------------------------
+
+template <class T>
+Optimizer<T>::Optimizer(Tape<T>& tape, OptimizerConfig config)
+    : Optimizer(tape, tape.parameters(), config) {}
+
+template <class T>
+Optimizer<T>::Optimizer(Tape<T>& tape, std::vector<NodeId> params, OptimizerConfig config)
+    : tape_(&tape), params_(std::move(params)), config_(config) {
+    validate(config_);
+    for (NodeId p : params_) {
+        if (tape.node(p).op != OpKind::parameter)
+            throw UsageError("Optimizer: node " + std::to_string(p) + " is " +
+                             op_name(tape.node(p).op) + ", not a parameter");
+        const auto shape = tape.value(p).shape();
+        if (config_.kind != OptimizerKind::gd) v_.push_back(xt::zeros<T>(shape));
+        if (config_.kind == OptimizerKind::adam) s_.push_back(xt::zeros<T>(shape));
+    }
+}
+
+template <class T>
+void Optimizer<T>::zero_grad() {
+    for (NodeId p : params_) tape_->param_grad(p).fill(T(0));
+}
+
+template <class T>
+void Optimizer<T>::set_learning_rate(double lr) {
+    check_rate(lr);
+    config_.learning_rate = lr;
+}
+
+template <class T>
+void Optimizer<T>::step() {
+    ++t_;
+    const T lr = T(config_.learning_rate);
+    for (std::size_t k = 0; k < params_.size(); ++k) {
+        T* p = tape_->leaf_value(params_[k]).data();
+        const Matrix<T>& grad = tape_->param_grad(params_[k]);
+        const T* g = grad.data();
+        const std::size_t n = grad.size();
+        switch (config_.kind) {
+            case OptimizerKind::gd:
+                for (std::size_t i = 0; i < n; ++i) p[i] -= lr * g[i];
+                break;
+            case OptimizerKind::momentum: {
+                const T b = T(config_.beta), nb = T(1.0 - config_.beta);
+                T* v = v_[k].data();
+                for (std::size_t i = 0; i < n; ++i) {
+                    v[i] = b * v[i] + nb * g[i];
+                    p[i] -= lr * v[i];
+                }
+                break;
+            }
+            case OptimizerKind::adam: {
+                const T b1 = T(config_.beta1), nb1 = T(1.0 - config_.beta1);
+                const T b2 = T(config_.beta2), nb2 = T(1.0 - config_.beta2);
+                // bias corrections in double, as numpy computes beta**t
+                const T c1 = T(1.0 - std::pow(config_.beta1, double(t_)));
+                const T c2 = T(1.0 - std::pow(config_.beta2, double(t_)));
+                const T eps = T(config_.epsilon);
+                T* v = v_[k].data();
+                T* s = s_[k].data();
+                for (std::size_t i = 0; i < n; ++i) {
+                    v[i] = b1 * v[i] + nb1 * g[i];
+                    s[i] = b2 * s[i] + nb2 * (g[i] * g[i]);
+                    const T vh = v[i] / c1, sh = s[i] / c2;
+                    p[i] -= lr * vh / (std::sqrt(sh) + eps);
+                }
+                break;
+            }
+        }
+    }
+}
+
+// ---- Trainer --------------------------------------------------------------------------------
+
+namespace {
+template <class T>
+Matrix<T> first_columns(const Matrix<T>& a, std::size_t n) {
+    Matrix<T> out = Matrix<T>::from_shape({a.shape()[0], n});
+    const std::size_t m = a.shape()[1];
+    for (std::size_t i = 0; i < a.shape()[0]; ++i)
+        for (std::size_t j = 0; j < n; ++j) out(i, j) = a.data()[i * m + j];
+    return out;
+}
+
+std::size_t batch_size(std::size_t requested, std::size_t m) {
+    return requested == 0 || requested >= m ? m : requested;
+}
+
+const TrainConfig& validated(const TrainConfig& c) {
+    validate(c);
+    return c;
+}
+}  // namespace
+
+template <class T>
+Trainer<T>::Trainer(const MlpSpec& spec, const Params<T>& init, Matrix<T> X, Matrix<T> Y,
+                    TrainConfig config)
+    : config_(validated(config)),
+      m_(X.shape()[1]),
+      batch_(batch_size(config_.mini_batch_size, m_)),
+      X_all_(batch_ == m_ ? Matrix<T>() : std::move(X)),
+      Y_all_(batch_ == m_ ? Matrix<T>() : std::move(Y)),
+      net_(spec, init, batch_ == m_ ? std::move(X) : first_columns(X_all_, batch_),
+           batch_ == m_ ? std::move(Y) : first_columns(Y_all_, batch_), config_.reg),
+      opt_(net_.tape(), config_.optimizer),
+      dropout_rng_(config_.dropout_seed),
+      order_(m_) {
+    if (!full_batch() && Y_all_.shape()[1] != m_)
+        throw ShapeError("Trainer: " + std::to_string(m_) + " examples but " +
+                         std::to_string(Y_all_.shape()[1]) + " label columns");
+    std::iota(order_.begin(), order_.end(), std::size_t(0));
+}
+
+template <class T>
+double Trainer<T>::current_learning_rate() const {
+    return decayed_learning_rate(config_.optimizer.learning_rate, config_.decay, epoch_,
+                                 config_.decay_interval);
+}
+
+template <class T>
+void Trainer<T>::set_epoch_order(long long epoch) {
+    if (full_batch()) return;  // the columns in their order, nothing drawn
+    NumpyRandom rng(std::uint32_t(config_.shuffle_seed + std::uint64_t(epoch)));
+    order_ = rng.permutation(m_);
+}
+
+template <class T>
+double Trainer<T>::epoch(const std::function<void(double)>& on_step) {
+    opt_.set_learning_rate(current_learning_rate());
+    set_epoch_order(epoch_);
+    const bool dropout = !config_.reg.keep_prob.empty();
+    double weighted = 0;
+    for (std::size_t start = 0; start < m_; start += batch_) {
+        const std::size_t n = std::min(batch_, m_ - start);
+        if (!full_batch()) net_.set_batch(X_all_, Y_all_, order_.data() + start, n);
+        if (dropout) net_.draw_masks(dropout_rng_);
+        Tape<T>& tape = net_.tape();
+        tape.forward();
+        opt_.zero_grad();
+        tape.backward(net_.loss());
+        const double cost = double(net_.cost());
+        opt_.step();
+        weighted += cost * double(n);
+        if (on_step) on_step(cost);
+    }
+    ++epoch_;
+    return weighted / double(m_);
+}
+
+template <class T>
+Evaluation Trainer<T>::evaluate() {
+    Evaluation e;
+    if (full_batch()) {
+        net_.evaluate();
+        e.cost = double(net_.cost());
+        e.accuracy = net_.accuracy();
+        return e;
+    }
+    // in the data's own order, batch by batch, then the penalty once with m = all examples
+    std::vector<std::size_t> seq(batch_);
+    double ce = 0, hits = 0;
+    for (std::size_t start = 0; start < m_; start += batch_) {
+        const std::size_t n = std::min(batch_, m_ - start);
+        std::iota(seq.begin(), seq.begin() + std::ptrdiff_t(n), start);
+        net_.set_batch(X_all_, Y_all_, seq.data(), n);
+        hits += net_.accuracy() * double(n);  // runs the forward pass, dropout off
+        ce += double(net_.tape().value(net_.data_loss())(0, 0)) * double(n);
+    }
+    double sq = 0;
+    for (std::size_t l = 1; l <= net_.layers(); ++l)
+        for (T w : net_.tape().value(net_.W(l))) sq += double(w) * double(w);
+    e.cost = ce / double(m_) + config_.reg.lambd / (2.0 * double(m_)) * sq;
+    e.accuracy = hits / double(m_);
+    return e;
+}
+
+template class Optimizer<float>;
+template class Optimizer<double>;
+template class Trainer<float>;
+template class Trainer<double>;
+
+}  // namespace xgrad

@@ -1,0 +1,425 @@
+#define BOOST_TEST_MODULE train
+#include <boost/test/unit_test.hpp>
+
+// Optimisers, schedules, mini-batches, dropout and initialisers against golden trajectories that
+// an independent NumPy program computed (tests/fixtures/make_golden.py -> golden.h5), at 1e-10
+// relative in f64; plus the optimiser API on a hand-made tape and a K = 3 softmax model.
+
+#include <H5Cpp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "test_util.hpp"
+#include "xgrad/train.hpp"
+
+using namespace xgrad;
+using M = Matrix<double>;
+using test::rel_err;
+
+namespace {
+
+const std::string kGolden = std::string(XGRAD_SOURCE_DIR) + "/tests/fixtures/golden.h5";
+
+// ---- reading the fixture ----------------------------------------------------------------------
+
+std::vector<double> read_doubles(const H5::DataSet& d, std::vector<hsize_t>* dims = nullptr) {
+    const H5::DataSpace space = d.getSpace();
+    std::vector<hsize_t> dd(std::size_t(space.getSimpleExtentNdims()));
+    space.getSimpleExtentDims(dd.data());
+    if (dims) *dims = dd;
+    std::vector<double> v(std::size_t(space.getSimpleExtentNpoints()));
+    d.read(v.data(), H5::PredType::NATIVE_DOUBLE);
+    return v;
+}
+
+M read_matrix(const H5::Group& g, const std::string& name) {
+    std::vector<hsize_t> dims;
+    const std::vector<double> v = read_doubles(g.openDataSet(name), &dims);
+    const std::size_t rows = dims.at(0), cols = dims.size() > 1 ? dims[1] : 1;
+    M m = M::from_shape({rows, cols});
+    std::copy(v.begin(), v.end(), m.begin());
+    return m;
+}
+
+std::vector<double> attr_doubles(const H5::Group& g, const std::string& name) {
+    const H5::Attribute a = g.openAttribute(name);
+    std::vector<double> v(std::size_t(a.getSpace().getSimpleExtentNpoints()));
+    if (!v.empty()) a.read(H5::PredType::NATIVE_DOUBLE, v.data());
+    return v;
+}
+double attr_double(const H5::Group& g, const std::string& name) { return attr_doubles(g, name).at(0); }
+
+std::vector<std::string> attr_strings(const H5::Group& g, const std::string& name) {
+    const H5::Attribute a = g.openAttribute(name);
+    const std::size_t n = std::size_t(a.getSpace().getSimpleExtentNpoints());
+    H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
+    type.setCset(H5T_CSET_UTF8);
+    std::vector<char*> raw(n, nullptr);
+    a.read(type, raw.data());
+    std::vector<std::string> out;
+    for (char* s : raw) {
+        out.emplace_back(s ? s : "");
+        H5free_memory(s);
+    }
+    return out;
+}
+
+struct Case {
+    std::string name;
+    MlpSpec spec;
+    Init init = Init::he;
+    double init_scale = 0.01;
+    std::uint32_t seed = 0;
+    TrainConfig config;
+    long long epochs = 0;
+    M X, Y;
+    std::vector<double> costs;
+    Params<double> final;
+    std::map<std::size_t, M> mask0;  // hidden layer -> 0/1 mask of the first step
+};
+
+Case read_case(const H5::H5File& f, const std::string& name) {
+    const H5::Group g = f.openGroup("/cases/" + name);
+    Case c;
+    c.name = name;
+    std::vector<std::size_t> dims;
+    for (double d : attr_doubles(g, "dims")) dims.push_back(std::size_t(d));
+    c.spec = MlpSpec(dims, attr_strings(g, "activations"));
+    c.init = parse_init(attr_strings(g, "init").at(0));
+    c.init_scale = attr_double(g, "init_scale");
+    c.seed = std::uint32_t(attr_double(g, "seed"));
+    OptimizerConfig& o = c.config.optimizer;
+    o.kind = parse_optimizer(attr_strings(g, "optimizer").at(0));
+    o.learning_rate = attr_double(g, "learning_rate");
+    o.beta = attr_double(g, "beta");
+    o.beta1 = attr_double(g, "beta1");
+    o.beta2 = attr_double(g, "beta2");
+    o.epsilon = attr_double(g, "epsilon");
+    c.config.decay = attr_double(g, "decay");
+    c.config.decay_interval = (long long)attr_double(g, "decay_interval");
+    c.config.mini_batch_size = std::size_t(attr_double(g, "mini_batch_size"));
+    c.config.shuffle_seed = std::uint32_t(attr_double(g, "shuffle_seed"));
+    c.config.reg.lambd = attr_double(g, "lambd");
+    c.config.reg.keep_prob = attr_doubles(g, "keep_prob");
+    if (std::all_of(c.config.reg.keep_prob.begin(), c.config.reg.keep_prob.end(),
+                    [](double k) { return k == 1.0; }))
+        c.config.reg.keep_prob.clear();
+    c.config.dropout_seed = std::uint32_t(attr_double(g, "dropout_seed"));
+    c.epochs = (long long)attr_double(g, "epochs");
+    c.X = read_matrix(g, "X");
+    c.Y = read_matrix(g, "Y");
+    c.costs = read_doubles(g.openDataSet("costs"));
+    for (std::size_t l = 1; l <= c.spec.layers(); ++l) {
+        c.final.W.push_back(read_matrix(g, "W" + std::to_string(l)));
+        c.final.b.push_back(read_matrix(g, "b" + std::to_string(l)));
+        const std::string mask = "mask" + std::to_string(l) + "_step0";
+        if (g.nameExists(mask)) c.mask0[l] = read_matrix(g, mask);
+    }
+    return c;
+}
+
+std::vector<std::string> case_names(const H5::H5File& f) {
+    const H5::Group g = f.openGroup("/cases");
+    std::vector<std::string> names;
+    for (hsize_t i = 0; i < g.getNumObjs(); ++i) names.push_back(g.getObjnameByIdx(i));
+    return names;
+}
+
+// Largest elementwise relative difference, with values below 1e-12 compared absolutely.
+double max_rel(const M& a, const M& b) {
+    double worst = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const double d = std::fabs(a.data()[i] - b.data()[i]);
+        worst = std::max(worst, d / std::max(std::fabs(b.data()[i]), 1e-12));
+    }
+    return worst;
+}
+
+template <class T>
+struct Run {
+    std::vector<double> costs;
+    Params<T> final;
+    std::map<std::size_t, M> mask0;
+};
+
+template <class T>
+Run<T> train_case(const Case& c) {
+    Trainer<T> tr(c.spec, init_params<T>(c.spec, c.init, c.seed, c.init_scale),
+                  Matrix<T>(xt::cast<T>(c.X)), Matrix<T>(xt::cast<T>(c.Y)), c.config);
+    Run<T> r;
+    for (long long e = 0; e < c.epochs; ++e)
+        tr.epoch([&](double cost) {
+            if (r.costs.empty()) {  // the first step's masks, as 0/1, over the batch's columns
+                const std::size_t n = tr.net().batch_columns();
+                for (std::size_t l = 1; l < c.spec.layers(); ++l) {
+                    if (tr.net().mask(l) < 0) continue;
+                    const auto& D = tr.net().tape().value(tr.net().mask(l));
+                    M d = M::from_shape({D.shape()[0], n});
+                    for (std::size_t i = 0; i < d.shape()[0]; ++i)
+                        for (std::size_t j = 0; j < n; ++j) d(i, j) = D(i, j) > 0 ? 1.0 : 0.0;
+                    r.mask0[l] = d;
+                }
+            }
+            r.costs.push_back(cost);
+        });
+    r.final = tr.net().params();
+    return r;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(permutation_and_rand_match_numpy) {
+    const H5::H5File f(kGolden, H5F_ACC_RDONLY);
+    const H5::Group g = f.openGroup("/rng");
+    int checked = 0;
+    for (hsize_t i = 0; i < g.getNumObjs(); ++i) {
+        const std::string name = g.getObjnameByIdx(i);
+        unsigned seed = 0, n = 0;
+        if (std::sscanf(name.c_str(), "perm_seed%u_n%u", &seed, &n) != 2) continue;
+        const std::vector<double> want = read_doubles(g.openDataSet(name));
+        NumpyRandom rng(seed);
+        const std::vector<std::size_t> got = rng.permutation(n);
+        BOOST_REQUIRE_EQUAL(got.size(), want.size());
+        for (std::size_t k = 0; k < n; ++k) BOOST_TEST(double(got[k]) == want[k], name << " at " << k);
+        ++checked;
+    }
+    BOOST_TEST(checked == 4);
+    NumpyRandom rng(1);
+    BOOST_TEST(max_rel(rng.rand(3, 5), read_matrix(g, "rand_seed1_3x5")) == 0.0);  // bit for bit
+}
+
+BOOST_AUTO_TEST_CASE(golden_trajectories_f64) {
+    const H5::H5File f(kGolden, H5F_ACC_RDONLY);
+    const auto names = case_names(f);
+    BOOST_TEST(names.size() >= 7u);
+    std::map<std::string, bool> seen;
+    for (const std::string& name : names) {
+        BOOST_TEST_CONTEXT("case " << name) {
+            const Case c = read_case(f, name);
+            const Run<double> r = train_case<double>(c);
+            BOOST_REQUIRE_EQUAL(r.costs.size(), c.costs.size());
+            double worst_cost = 0, worst_param = 0;
+            for (std::size_t k = 0; k < c.costs.size(); ++k)
+                worst_cost = std::max(worst_cost, std::fabs(r.costs[k] - c.costs[k]) / std::fabs(c.costs[k]));
+            for (std::size_t l = 0; l < c.spec.layers(); ++l)
+                worst_param = std::max({worst_param, max_rel(r.final.W[l], c.final.W[l]),
+                                        max_rel(r.final.b[l], c.final.b[l])});
+            BOOST_TEST_MESSAGE(name << ": " << c.costs.size() << " steps, max rel diff cost "
+                                    << worst_cost << ", parameters " << worst_param);
+            BOOST_TEST(worst_cost < 1e-10);
+            BOOST_TEST(worst_param < 1e-10);
+            BOOST_TEST(r.mask0.size() == c.mask0.size());
+            for (const auto& [l, m0] : c.mask0) {
+                BOOST_REQUIRE(r.mask0.count(l));
+                BOOST_TEST(max_rel(r.mask0.at(l), m0) == 0.0, "mask of layer " << l);
+            }
+            seen[c.config.optimizer.kind == OptimizerKind::adam       ? "adam"
+                 : c.config.optimizer.kind == OptimizerKind::momentum ? "momentum"
+                                                                       : "gd"] = true;
+            if (c.config.mini_batch_size) seen["mini-batches"] = true;
+            if (!c.config.reg.keep_prob.empty()) seen["dropout"] = true;
+            if (c.config.reg.lambd > 0) seen["l2"] = true;
+            if (c.config.decay > 0) seen["decay"] = true;
+            seen[init_name(c.init)] = true;
+        }
+    }
+    // the fixture covers every optimiser, schedule, regulariser and initialiser
+    for (const char* what : {"gd", "momentum", "adam", "mini-batches", "dropout", "l2", "decay",
+                             "zeros", "normal", "xavier", "he"})
+        BOOST_TEST(seen[what], what);
+}
+
+BOOST_AUTO_TEST_CASE(golden_trajectories_f32_follow_f64) {
+    const H5::H5File f(kGolden, H5F_ACC_RDONLY);
+    for (const std::string& name : case_names(f)) {
+        const Case c = read_case(f, name);
+        const Run<float> r = train_case<float>(c);
+        BOOST_REQUIRE_EQUAL(r.costs.size(), c.costs.size());
+        for (std::size_t k = 0; k < c.costs.size(); ++k)
+            BOOST_TEST(std::fabs(r.costs[k] - c.costs[k]) / c.costs[k] < 1e-4, name << " step " << k);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(full_batch_gd_trainer_is_the_seeds_loop) {
+    NumpyRandom rng(5);
+    const MlpSpec spec({6, 4, 3, 1}, {"relu", "relu", "sigmoid"});
+    const M X = test::randn<double>(rng, 6, 20), Y = test::labels<double>(rng, 1, 20);
+    Mlp<double> plain(spec, he_init<double>(spec, 3), X, Y);
+    TrainConfig cfg;
+    cfg.optimizer.learning_rate = 0.05;
+    Trainer<double> tr(spec, he_init<double>(spec, 3), X, Y, cfg);
+    for (int i = 0; i < 30; ++i) {
+        const double a = plain.train_step(0.05);
+        const double b = tr.epoch();
+        BOOST_TEST(a == b);  // bit for bit
+    }
+    BOOST_TEST(test::norm_diff(plain.params().W[0], tr.net().params().W[0]) == 0.0);
+    const Evaluation e = tr.evaluate();
+    BOOST_TEST(e.cost == plain.evaluate());
+    BOOST_TEST(e.accuracy == plain.accuracy());
+}
+
+BOOST_AUTO_TEST_CASE(mini_batches_reuse_one_recorded_graph) {
+    NumpyRandom rng(6);
+    const MlpSpec spec({5, 4, 1}, {"tanh", "sigmoid"});
+    const M X = test::randn<double>(rng, 5, 23), Y = test::labels<double>(rng, 1, 23);
+    TrainConfig cfg;
+    cfg.mini_batch_size = 8;  // 8, 8, 7
+    cfg.optimizer.kind = OptimizerKind::adam;
+    cfg.optimizer.learning_rate = 0.01;
+    cfg.reg.keep_prob = {0.9};
+    Trainer<double> tr(spec, he_init<double>(spec, 1), X, Y, cfg);
+    const std::size_t nodes = tr.net().tape().size();
+    const double* x_buffer = tr.net().tape().value(tr.net().X()).data();
+    int steps = 0;
+    std::vector<std::size_t> widths;
+    for (int e = 0; e < 3; ++e)
+        tr.epoch([&](double) {
+            ++steps;
+            widths.push_back(tr.net().batch_columns());
+        });
+    BOOST_TEST(steps == 9);
+    BOOST_TEST(widths == (std::vector<std::size_t>{8, 8, 7, 8, 8, 7, 8, 8, 7}));
+    BOOST_TEST(tr.net().tape().size() == nodes);
+    BOOST_TEST(tr.net().tape().value(tr.net().X()).data() == x_buffer);
+    BOOST_TEST(tr.net().capacity() == 8u);
+    BOOST_TEST(tr.optimizer().steps() == 9);
+}
+
+BOOST_AUTO_TEST_CASE(learning_rate_decay) {
+    BOOST_TEST(decayed_learning_rate(0.1, 0.0, 7) == 0.1);
+    BOOST_TEST(decayed_learning_rate(0.1, 1.0, 0) == 0.1);
+    BOOST_TEST(decayed_learning_rate(0.1, 1.0, 3) == 0.1 / 4.0);
+    BOOST_TEST(decayed_learning_rate(0.1, 0.5, 5, 2) == 0.1 / 2.0);  // floor(5/2) = 2 decays
+    BOOST_TEST(decayed_learning_rate(0.1, 0.5, 1, 2) == 0.1);
+}
+
+BOOST_AUTO_TEST_CASE(optimizer_on_any_tape) {
+    // f(p) = ||p - c||²: gradient 2(p - c)
+    const M c{{1.0, -2.0, 3.0}};
+    Tape<double> t;
+    const NodeId p = t.parameter(M{{0.0, 0.0, 0.0}}, "p");
+    const NodeId q = t.parameter(M{{5.0}}, "q");  // not handed to the optimiser
+    const NodeId loss = t.add(t.sq_norm(t.add(p, t.scale(t.constant(c), -1.0))), t.sq_norm(q));
+    Optimizer<double> gd(t, {p}, OptimizerConfig{OptimizerKind::gd, 0.1});
+    BOOST_TEST(gd.parameters() == std::vector<NodeId>{p});
+    gd.zero_grad();
+    t.backward(loss);
+    gd.step();
+    BOOST_TEST(max_rel(t.value(p), M(0.2 * c)) < 1e-15);  // 0 - 0.1 · 2(0 - c)
+    BOOST_TEST(t.value(q)(0, 0) == 5.0);
+
+    OptimizerConfig adam_cfg{OptimizerKind::adam, 0.1};
+    Optimizer<double> adam(t, adam_cfg);  // every parameter
+    BOOST_TEST(adam.parameters().size() == 2u);
+    for (int i = 0; i < 500; ++i) {
+        t.forward();
+        adam.zero_grad();
+        t.backward(loss);
+        adam.step();
+    }
+    BOOST_TEST(max_rel(t.value(p), c) < 1e-3);
+    BOOST_TEST(std::fabs(t.value(q)(0, 0)) < 1e-2);
+    BOOST_TEST(adam.steps() == 500);
+    // the first Adam step moves every coordinate by about lr, whatever the gradient's size
+    Tape<double> t2;
+    const NodeId p2 = t2.parameter(M{{0.0, 0.0}});
+    const NodeId l2 = t2.sq_norm(t2.add(p2, t2.constant(M{{-1e-3, -1e3}})));
+    Optimizer<double> a2(t2, adam_cfg);
+    a2.zero_grad();
+    t2.backward(l2);
+    a2.step();
+    BOOST_TEST(t2.value(p2)(0, 0) == 0.1, boost::test_tools::tolerance(1e-4));  // |g| = 2e-3 vs epsilon 1e-8
+    BOOST_TEST(t2.value(p2)(0, 1) == 0.1, boost::test_tools::tolerance(1e-9));
+}
+
+BOOST_AUTO_TEST_CASE(bad_settings_are_clear_errors) {
+    auto expect = [](auto f, const std::string& part) {
+        try {
+            f();
+            BOOST_ERROR("no error for " + part);
+        } catch (const UsageError& e) {
+            BOOST_TEST(std::string(e.what()).find(part) != std::string::npos, e.what());
+        }
+    };
+    expect([] { parse_optimizer("sgd"); }, "unknown optimiser 'sgd'");
+    expect([] { parse_init("glorot"); }, "unknown initialiser 'glorot'");
+    expect([] { validate(OptimizerConfig{OptimizerKind::gd, 0.0}); }, "learning rate");
+    expect([] { validate(OptimizerConfig{OptimizerKind::gd, NAN}); }, "learning rate");
+    OptimizerConfig o;
+    o.beta2 = 1.0;
+    expect([&] { validate(o); }, "beta2");
+    TrainConfig t;
+    t.decay_interval = 0;
+    expect([&] { validate(t); }, "decay interval");
+    const MlpSpec spec({2, 3, 1}, {"relu", "sigmoid"});
+    const M X{{1, 2}, {3, 4}}, Y{{0, 1}};
+    for (double k : {0.0, 1.5, -0.1}) {
+        Regularization r;
+        r.keep_prob = {k};
+        expect([&] { Mlp<double>(spec, he_init<double>(spec), X, Y, r); }, "keep_prob");
+    }
+    Regularization r;
+    r.lambd = -1;
+    expect([&] { Mlp<double>(spec, he_init<double>(spec), X, Y, r); }, "lambd");
+    expect([] { MlpSpec({2, 3, 1}, {"softmax", "sigmoid"}); }, "softmax is for the output layer");
+    expect([] { MlpSpec({2, 1}, {"softmax"}); }, "at least 2 units");
+}
+
+BOOST_AUTO_TEST_CASE(initialisers_are_numpys_arithmetic) {
+    const MlpSpec spec({7, 5, 3}, {"relu", "softmax"});
+    NumpyRandom rng(4);
+    const M r1 = rng.randn(5, 7), r2 = rng.randn(3, 5);  // one stream across layers
+    const auto he = init_params<double>(spec, Init::he, 4);
+    const auto xa = init_params<double>(spec, Init::xavier, 4);
+    const auto no = init_params<double>(spec, Init::normal, 4, 0.3);
+    const auto ze = init_params<double>(spec, Init::zeros, 4);
+    BOOST_TEST(max_rel(he.W[0], M(r1 * std::sqrt(2.0 / 7.0))) == 0.0);
+    BOOST_TEST(max_rel(he.W[1], M(r2 * std::sqrt(2.0 / 5.0))) == 0.0);
+    BOOST_TEST(max_rel(xa.W[1], M(r2 / std::sqrt(5.0))) == 0.0);
+    BOOST_TEST(max_rel(no.W[1], M(r2 * 0.3)) == 0.0);
+    BOOST_TEST(test::norm(ze.W[0]) == 0.0);
+    BOOST_TEST(test::norm(he.b[1]) == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(softmax_model_learns_three_classes) {
+    // three Gaussian blobs in 2-D, 300 examples; labels as class indices
+    NumpyRandom rng(12);
+    const std::size_t m = 300;
+    M X = M::from_shape({2, m}), Y = M::from_shape({1, m});
+    const double centres[3][2] = {{0, 2}, {2, -1}, {-2, -1}};
+    for (std::size_t j = 0; j < m; ++j) {
+        const std::size_t k = j % 3;
+        X(0, j) = centres[k][0] + 0.6 * rng.randn();
+        X(1, j) = centres[k][1] + 0.6 * rng.randn();
+        Y(0, j) = double(k);
+    }
+    const MlpSpec spec({2, 8, 3}, {"tanh", "softmax"});
+    TrainConfig cfg;
+    cfg.optimizer.kind = OptimizerKind::adam;
+    cfg.optimizer.learning_rate = 0.02;
+    cfg.mini_batch_size = 32;
+    auto run = [&](auto tag) {
+        using T = decltype(tag);
+        Trainer<T> tr(spec, init_params<T>(spec, Init::xavier, 1), Matrix<T>(xt::cast<T>(X)),
+                      Matrix<T>(xt::cast<T>(Y)), cfg);
+        const double before = tr.evaluate().accuracy;
+        for (int e = 0; e < 60; ++e) tr.epoch();
+        const Evaluation after = tr.evaluate();
+        BOOST_TEST_MESSAGE("K=3 softmax (" << sizeof(T) * 8 << "-bit): accuracy " << before << " -> "
+                                           << after.accuracy << ", cost " << after.cost);
+        BOOST_TEST(after.accuracy > 0.95);
+        BOOST_TEST(after.accuracy > before);
+        // the same data with one-hot labels predicts the same classes
+        M onehot = xt::zeros<double>({std::size_t(3), m});
+        for (std::size_t j = 0; j < m; ++j) onehot(std::size_t(Y(0, j)), j) = 1.0;
+        BOOST_TEST(tr.net().accuracy(xt::cast<T>(X), xt::cast<T>(onehot)) == after.accuracy);
+        BOOST_TEST(tr.net().predict(xt::cast<T>(X)).shape()[0] == 1u);
+    };
+    run(float{});
+    run(double{});
+}
