@@ -411,6 +411,10 @@ void save_model(const std::string& path, const MlpSpec& spec, const Params<T>& p
                               H5::PredType::NATIVE_DOUBLE, final_cost);
             if (!info.image_shape.empty()) write_attr_ints(root, "image_shape", info.image_shape);
             if (!info.classes.empty()) write_attr_strings(root, "classes", info.classes);
+            for (const auto& [name, v] : info.numbers)
+                write_attr_scalar(root, name.c_str(), H5::PredType::IEEE_F64LE,
+                                  H5::PredType::NATIVE_DOUBLE, v);
+            for (const auto& [name, v] : info.texts) write_attr_string(root, name.c_str(), v);
             f.close();
         }
         sync_file(tmp);

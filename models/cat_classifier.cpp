@@ -25,6 +25,7 @@
 #include "picture.hpp"
 #include "xgrad/io.hpp"
 #include "xgrad/mlp.hpp"
+#include "xgrad/train.hpp"
 
 #ifndef XGRAD_DEFAULT_DATA_DIR
 #define XGRAD_DEFAULT_DATA_DIR "../shared/datasets/catvnoncat"
@@ -42,8 +43,19 @@ struct TrainOptions {
     std::vector<std::size_t> layers{12288, 20, 7, 5, 1};
     std::vector<std::string> activations{"relu", "relu", "relu", "sigmoid"};
     double learning_rate = 0.0075;
-    long long iterations = 2500;
+    long long iterations = 2500;  // epochs: with mini-batches, each is one pass over the data
     std::uint32_t seed = 3;
+    std::string init = "he";
+    double init_scale = 0.01;
+    std::string optimizer = "gd";
+    double beta = 0.9, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
+    double decay = 0;
+    long long decay_interval = 1;
+    long long mini_batch_size = 0;
+    std::uint32_t shuffle_seed = 11;
+    double lambd = 0;
+    std::vector<double> keep_prob;
+    std::uint32_t dropout_seed = 1;
     std::string dtype = "f64";
     long long print_every = 100;
     std::string out = "out";
@@ -108,6 +120,24 @@ private:
     bool shown_ = false;
 };
 
+// Number checks whose messages read well ("--lambd: must be >= 0, got -1"); CLI11's own
+// NonNegativeNumber prints the range up to DBL_MAX.
+CLI::Validator number_check(bool (*ok)(double), const char* what) {
+    return CLI::Validator(
+        [ok, what](std::string& text) -> std::string {
+            char* end = nullptr;
+            const double v = std::strtod(text.c_str(), &end);
+            if (end == text.c_str() || *end != '\0' || !std::isfinite(v) || !ok(v))
+                return std::string("must be ") + what + ", got " + text;
+            return {};
+        },
+        what);
+}
+const CLI::Validator kPositive = number_check([](double v) { return v > 0; }, "a number > 0");
+const CLI::Validator kNonNegative = number_check([](double v) { return v >= 0; }, "a number >= 0");
+const CLI::Validator kBeta = number_check([](double v) { return v >= 0 && v < 1; }, "in [0, 1)");
+const CLI::Validator kKeep = number_check([](double v) { return v > 0 && v <= 1; }, "in (0, 1]");
+
 std::string data_dir(const std::string& option) {
     return io::find_data_dir(option, XGRAD_DEFAULT_DATA_DIR);
 }
@@ -128,6 +158,10 @@ int train(const TrainOptions& o) {
     if (o.layers.back() != 1)
         throw UsageError("--layers: the output layer must have size 1 (cat or non-cat), got " +
                          std::to_string(o.layers.back()));
+    const std::size_t hidden = spec.layers() - 1;
+    if (!o.keep_prob.empty() && o.keep_prob.size() != 1 && o.keep_prob.size() != hidden)
+        throw UsageError("--keep-prob: give one value or one per hidden layer (" +
+                         std::to_string(hidden) + "), got " + std::to_string(o.keep_prob.size()));
     const std::string dir = data_dir(o.data);
     io::CatData<T> data = io::load_catvnoncat<T>(dir);
     check_input_size(data.train, spec.dims[0], dir, "--layers: the input size");
@@ -139,16 +173,31 @@ int train(const TrainOptions& o) {
     const std::string curve_path = (std::filesystem::path(o.out) / "cost_curve.png").string();
     const std::string mislabeled_path = (std::filesystem::path(o.out) / "mislabeled.png").string();
 
+    TrainConfig cfg;
+    cfg.optimizer.kind = parse_optimizer(o.optimizer);
+    cfg.optimizer.learning_rate = o.learning_rate;
+    cfg.optimizer.beta = o.beta;
+    cfg.optimizer.beta1 = o.beta1;
+    cfg.optimizer.beta2 = o.beta2;
+    cfg.optimizer.epsilon = o.epsilon;
+    cfg.decay = o.decay;
+    cfg.decay_interval = o.decay_interval;
+    cfg.mini_batch_size = std::size_t(o.mini_batch_size);
+    cfg.shuffle_seed = o.shuffle_seed;
+    cfg.reg.lambd = o.lambd;
+    cfg.reg.keep_prob = o.keep_prob;
+    cfg.dropout_seed = o.dropout_seed;
+    const Init init = parse_init(o.init);
     // Held by pointer so the tape (and the training data it owns) is freed before the pictures.
-    auto mlp = std::make_unique<Mlp<T>>(spec, he_init<T>(spec, o.seed), std::move(data.train.X),
-                                        std::move(data.train.Y));
-    const T lr = T(o.learning_rate);
+    // A full-batch trainer takes the data without a copy.
+    auto trainer = std::make_unique<Trainer<T>>(spec, init_params<T>(spec, init, o.seed, o.init_scale),
+                                                std::move(data.train.X), std::move(data.train.Y), cfg);
     Progress progress(!o.quiet && isatty(STDOUT_FILENO), o.iterations);
     std::vector<double> costs;
     costs.reserve(std::size_t(o.iterations));
     const auto start = Clock::now();
     for (long long i = 0; i < o.iterations; ++i) {
-        const double cost = double(mlp->train_step(lr));
+        const double cost = trainer->epoch();
         costs.push_back(cost);
         if (!std::isfinite(cost)) {
             progress.clear();
@@ -166,21 +215,33 @@ int train(const TrainOptions& o) {
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     if (!o.quiet) std::printf("training seconds: %.3f\n", seconds);
 
-    // accuracy() runs a forward pass with the trained parameters, so afterwards the tape's cost
-    // is the final cost (not the last printed, pre-update one).
-    std::printf("train accuracy: %s\n", py_float(mlp->accuracy()).c_str());
-    std::printf("test accuracy: %s\n", py_float(mlp->accuracy(data.test.X, data.test.Y)).c_str());
+    // One pass over the training data with the trained parameters and dropout off: the final
+    // cost (not the last printed, pre-update one) and the train accuracy.
+    const Evaluation fit = trainer->evaluate();
+    const Mlp<T>& net = trainer->net();
+    std::printf("train accuracy: %s\n", py_float(fit.accuracy).c_str());
+    std::printf("test accuracy: %s\n", py_float(net.accuracy(data.test.X, data.test.Y)).c_str());
     std::fflush(stdout);
 
-    const Params<T> params = mlp->params();
-    const double final_cost = double(mlp->cost());
+    const Params<T> params = net.params();
+    const double final_cost = fit.cost;
     io::ModelInfo info;
     info.image_shape = {data.train.height, data.train.width, data.train.channels};
     info.classes = data.train.classes;
+    info.texts = {{"init", o.init}, {"optimizer", o.optimizer}};
+    info.numbers = {{"init_scale", o.init_scale},       {"beta", o.beta},
+                    {"beta1", o.beta1},                 {"beta2", o.beta2},
+                    {"epsilon", o.epsilon},             {"decay", o.decay},
+                    {"decay_interval", double(o.decay_interval)},
+                    {"mini_batch_size", double(o.mini_batch_size)},
+                    {"shuffle_seed", double(o.shuffle_seed)},
+                    {"lambd", o.lambd},                 {"dropout_seed", double(o.dropout_seed)}};
+    for (std::size_t l = 1; l < spec.layers(); ++l)
+        info.numbers.push_back({"keep_prob_" + std::to_string(l), net.keep_prob(l)});
     io::save_model(model_path, spec, params, o.learning_rate, o.iterations, o.seed, final_cost, info);
 
-    const Matrix<T> proba = mlp->predict_proba(data.test.X);
-    mlp.reset();
+    const Matrix<T> proba = net.predict_proba(data.test.X);
+    trainer.reset();
 
     char lr_text[32], cost_text[32];
     std::snprintf(lr_text, sizeof lr_text, "%g", o.learning_rate);
@@ -319,22 +380,66 @@ int main(int argc, char** argv) {
     tr->add_option("--data", t.data,
                    "dataset directory (default: $XGRAD_DATA, then " XGRAD_DEFAULT_DATA_DIR ")");
     tr->add_option("--layers", t.layers, "layer sizes, input first")->delimiter(',')->capture_default_str();
-    tr->add_option("--activations", t.activations, "one per layer: relu or sigmoid (last: sigmoid)")
+    tr->add_option("--activations", t.activations, "one per layer: relu, tanh or sigmoid (last: sigmoid)")
         ->delimiter(',')
         ->capture_default_str();
-    tr->add_option("--learning-rate", t.learning_rate, "gradient descent step")
+    tr->add_option("--learning-rate", t.learning_rate, "step size (before decay)")
         ->capture_default_str()
-        ->check(CLI::PositiveNumber);
-    tr->add_option("--iterations", t.iterations, "full-batch iterations")
+        ->check(kPositive);
+    tr->add_option("--iterations,--epochs", t.iterations,
+                   "epochs (full batch: iterations); with mini-batches, passes over the data")
         ->capture_default_str()
         ->check(CLI::Range(1LL, 1000000000LL));
-    tr->add_option("--seed", t.seed, "He initialisation seed (numpy's np.random.seed)")->capture_default_str();
+    tr->add_option("--seed", t.seed, "initialisation seed (numpy's np.random.seed)")->capture_default_str();
+    tr->add_option("--init", t.init, "weight initialiser: zeros, normal, xavier, he")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"zeros", "normal", "xavier", "he"}));
+    tr->add_option("--init-scale", t.init_scale, "standard deviation of --init normal")
+        ->capture_default_str()
+        ->check(kPositive);
+    tr->add_option("--optimizer", t.optimizer, "gd, momentum or adam")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"gd", "momentum", "adam"}));
+    tr->add_option("--beta", t.beta, "momentum: velocity decay, in [0,1)")
+        ->capture_default_str()
+        ->check(kBeta);
+    tr->add_option("--beta1", t.beta1, "adam: first-moment decay, in [0,1)")
+        ->capture_default_str()
+        ->check(kBeta);
+    tr->add_option("--beta2", t.beta2, "adam: second-moment decay, in [0,1)")
+        ->capture_default_str()
+        ->check(kBeta);
+    tr->add_option("--epsilon", t.epsilon, "adam: added to the root of the second moment")
+        ->capture_default_str()
+        ->check(kPositive);
+    tr->add_option("--decay", t.decay, "learning rate / (1 + decay * floor(epoch / interval))")
+        ->capture_default_str()
+        ->check(kNonNegative);
+    tr->add_option("--decay-interval", t.decay_interval, "epochs between decay steps")
+        ->capture_default_str()
+        ->check(CLI::Range(1LL, 1000000000LL));
+    tr->add_option("--mini-batch-size", t.mini_batch_size,
+                   "examples per step, shuffled every epoch (0: full batch)")
+        ->capture_default_str()
+        ->check(CLI::Range(0LL, 1000000000LL));
+    tr->add_option("--shuffle-seed", t.shuffle_seed,
+                   "epoch e shuffles with np.random.seed(shuffle_seed + e)")
+        ->capture_default_str();
+    tr->add_option("--lambd", t.lambd, "L2: cost + lambd/(2m) * sum of squared weights")
+        ->capture_default_str()
+        ->check(kNonNegative);
+    tr->add_option("--keep-prob", t.keep_prob,
+                   "dropout: keep probability in (0,1], one value or one per hidden layer")
+        ->delimiter(',')
+        ->check(kKeep);
+    tr->add_option("--dropout-seed", t.dropout_seed, "np.random.seed of the dropout masks")
+        ->capture_default_str();
     tr->add_option("--dtype", t.dtype, "floating point type")
         ->capture_default_str()
         ->check(CLI::IsMember({"f64", "f32"}));
     tr->add_option("--print-every", t.print_every, "print the cost every N iterations (0: never)")
         ->capture_default_str()
-        ->check(CLI::NonNegativeNumber);
+        ->check(kNonNegative);
     tr->add_option("--out", t.out, "directory for model.h5, cost_curve.png, mislabeled.png")
         ->capture_default_str();
     tr->add_flag("--quiet", t.quiet, "print only the accuracies");

@@ -21,6 +21,8 @@
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb/stb_image_write.h>
 
+#include <H5Cpp.h>
+
 #include "xgrad/io.hpp"
 
 using namespace xgrad;
@@ -361,4 +363,65 @@ BOOST_AUTO_TEST_CASE(any_option_combination_runs) {
                       "--out quiet_out");
     BOOST_TEST(q.status == 0, q.err);
     BOOST_TEST(lines_of(q.out).size() == 2u, q.out);  // only the accuracies
+}
+
+BOOST_AUTO_TEST_CASE(training_toolkit_options_combine) {
+    if (!need_data()) return;
+    // Adam + shuffled mini-batches + dropout + L2 + decay + tanh + xavier, in f32
+    const std::string args =
+        "train --dtype f32 --layers 12288,20,7,1 --activations relu,tanh,sigmoid --init xavier "
+        "--optimizer adam --learning-rate 0.001 --mini-batch-size 64 --keep-prob 0.86 --lambd 0.7 "
+        "--decay 0.5 --decay-interval 2 --iterations 4 --print-every 1 --out toolkit_out";
+    const Run a = run(args);
+    BOOST_TEST_REQUIRE(a.status == 0, a.err);
+    const auto costs = cost_lines(a.out);
+    BOOST_TEST_REQUIRE(costs.size() == 4u, a.out);
+    for (const auto& [i, c] : costs) BOOST_TEST(std::isfinite(std::stod(c)), "iteration " << i);
+    // reproducible: the same command prints the same costs; another shuffle seed does not
+    const Run b = run(args);
+    BOOST_TEST(cost_lines(b.out) == costs);
+    const Run c = run(args + " --shuffle-seed 12");
+    BOOST_TEST_REQUIRE(c.status == 0, c.err);
+    BOOST_TEST(cost_lines(c.out) != costs);
+    // the settings travel with the model, and the model predicts
+    H5::H5File f((work_dir() / "toolkit_out" / "model.h5").string(), H5F_ACC_RDONLY);
+    auto number = [&](const char* name) {
+        double v = 0;
+        f.openGroup("/").openAttribute(name).read(H5::PredType::NATIVE_DOUBLE, &v);
+        return v;
+    };
+    auto text = [&](const char* name) {
+        H5::Attribute attr = f.openGroup("/").openAttribute(name);
+        std::string s;
+        attr.read(attr.getStrType(), s);
+        return s;
+    };
+    BOOST_TEST(text("optimizer") == "adam");
+    BOOST_TEST(text("init") == "xavier");
+    BOOST_TEST(number("lambd") == 0.7);
+    BOOST_TEST(number("mini_batch_size") == 64.0);
+    BOOST_TEST(number("keep_prob_1") == 0.86);
+    BOOST_TEST(number("keep_prob_2") == 0.86);
+    const Run p = run("predict --model toolkit_out/model.h5 --data '" + *dataset() + "'");
+    BOOST_TEST(p.status == 0, p.err);
+    BOOST_TEST(p.out.rfind("test accuracy: ", 0) == 0u, p.out);
+}
+
+BOOST_AUTO_TEST_CASE(training_toolkit_bad_values_are_one_line) {
+    auto check = [](const std::string& args, const std::string& part) {
+        const Run r = run("train --iterations 1 --out bad_out " + args);
+        BOOST_TEST(r.status == 2, args << ": " << r.err);
+        BOOST_TEST(std::count(r.err.begin(), r.err.end(), '\n') == 1, r.err);
+        BOOST_TEST(r.err.find(part) != std::string::npos, "'" << part << "' in: " << r.err);
+    };
+    check("--keep-prob 0", "--keep-prob: must be in (0, 1]");
+    check("--keep-prob 1.5", "--keep-prob: must be in (0, 1]");
+    check("--keep-prob 0.5,0.5", "--keep-prob: give one value or one per hidden layer (3), got 2");
+    check("--optimizer sgd", "--optimizer");
+    check("--init glorot", "--init");
+    check("--beta2 1", "--beta2: must be in [0, 1)");
+    check("--lambd -1", "--lambd: must be a number >= 0");
+    check("--learning-rate nan", "--learning-rate: must be a number > 0");
+    check("--mini-batch-size -3", "--mini-batch-size");
+    check("--decay-interval 0", "--decay-interval");
 }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "xgrad/mlp.hpp"
@@ -58,6 +59,10 @@ struct ModelFile {
 struct ModelInfo {
     std::vector<std::size_t> image_shape;  // {h, w, c}; not written when empty
     std::vector<std::string> classes;      // not written when empty
+    // Further training settings, written as attributes of the same names (numbers as float64,
+    // texts as UTF-8 strings), e.g. optimizer, lambd, keep_prob.
+    std::vector<std::pair<std::string, double>> numbers;
+    std::vector<std::pair<std::string, std::string>> texts;
 };
 
 // Writes atomically: a temporary file in the same directory, then rename.
