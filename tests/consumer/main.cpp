@@ -1,5 +1,6 @@
 // Trains y = sigmoid(w·x + b) on two points through the installed xgrad and prints the gradient of
-// the first step, which the run script checks against the closed form (sigmoid(0) - y)·x / m.
+// the first step, which the run script checks against the closed form (sigmoid(0) - y)·x / m,
+// then takes one step with the installed Optimizer.
 #include <xgrad/xgrad.hpp>
 
 #include <cstdio>
@@ -14,5 +15,10 @@ int main() {
     t.backward(loss);
     // dW = ((0.5-1)·1 + (0.5-0)·2) / 2 = 0.25
     std::printf("dW=%.6f\n", t.grad(w)(0, 0));
-    return t.grad(w)(0, 0) == 0.25 ? 0 : 1;
+    if (t.grad(w)(0, 0) != 0.25) return 1;
+    // one gradient-descent step through the installed Optimizer: w = 0 - 0.1 · 0.25
+    xgrad::Optimizer<double> opt(t, {xgrad::OptimizerKind::gd, 0.1});
+    opt.step();
+    std::printf("w=%.6f\n", t.value(w)(0, 0));
+    return t.value(w)(0, 0) == -0.025 ? 0 : 1;
 }
