@@ -1,6 +1,8 @@
 #include "xgrad/random.hpp"
 
 #include <cmath>
+#include <cstdlib>
+#include <sstream>
 #include <string>
 #include <utility>
 
@@ -45,6 +47,28 @@ Matrix<double> NumpyRandom::rand(std::size_t rows, std::size_t cols) {
     Matrix<double> m = Matrix<double>::from_shape({rows, cols});
     for (auto& v : m) v = uniform();
     return m;
+}
+
+std::string NumpyRandom::state() const {
+    std::ostringstream os;
+    os << mt_ << ' ' << (has_gauss_ ? 1 : 0) << ' ';
+    os << std::hexfloat << gauss_;
+    return os.str();
+}
+
+void NumpyRandom::set_state(const std::string& text) {
+    std::istringstream is(text);
+    std::mt19937 mt;
+    int has = 0;
+    std::string g;
+    is >> mt >> has >> g;
+    char* end = nullptr;
+    const double gauss = g.empty() ? 0.0 : std::strtod(g.c_str(), &end);
+    if (!is || (has != 0 && has != 1) || g.empty() || *end != '\0')
+        throw DataError("random generator state: not a saved MT19937 state");
+    mt_ = mt;
+    has_gauss_ = has == 1;
+    gauss_ = gauss;
 }
 
 std::vector<std::size_t> NumpyRandom::permutation(std::size_t n) {

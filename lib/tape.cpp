@@ -1,5 +1,7 @@
 #include "xgrad/tape.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <ostream>
 #include <sstream>
 #include <thread>
@@ -238,12 +240,66 @@ void Tape<T>::set_loss_columns(NodeId id, std::size_t cols) {
     nodes_[std::size_t(id)].attr = double(cols);
 }
 
+namespace {
+template <class T>
+bool all_finite(const Matrix<T>& m) {
+    const T* p = m.data();
+    bool ok = true;
+    for (std::size_t i = 0, n = m.size(); i < n; ++i) ok &= std::isfinite(p[i]);
+    return ok;
+}
+
+// "[min, max]" over the finite entries, and how many are NaN / Inf.
+template <class T>
+std::string range_of(const Matrix<T>& m) {
+    double lo = INFINITY, hi = -INFINITY;
+    std::size_t nan = 0, inf = 0;
+    for (T v : m) {
+        if (std::isnan(v)) ++nan;
+        else if (std::isinf(v)) ++inf;
+        else {
+            lo = std::min(lo, double(v));
+            hi = std::max(hi, double(v));
+        }
+    }
+    std::ostringstream os;
+    os.precision(4);
+    if (lo <= hi) os << "range [" << lo << ", " << hi << "]";
+    else os << "no finite value";
+    if (nan) os << ", " << nan << " nan";
+    if (inf) os << ", " << inf << " inf";
+    return os.str();
+}
+}  // namespace
+
+template <class T>
+std::string Tape<T>::describe(NodeId id) const {
+    const Node<T>& n = nodes_[std::size_t(id)];
+    return "%" + std::to_string(id) + " (" + op_name(n.op) + (n.name.empty() ? "" : " \"" + n.name + "\"") +
+           ") " + to_string(n.shape);
+}
+
+template <class T>
+void Tape<T>::report_non_finite(const char* pass, NodeId id, const Matrix<T>& bad,
+                                const char* what) const {
+    const Node<T>& n = nodes_[std::size_t(id)];
+    std::string msg = std::string(pass) + ": " + what + " of node " + describe(id) + " is not finite (" +
+                      range_of(bad) + ")";
+    if (!is_leaf(n.op)) {
+        msg += "; inputs: " + describe(n.in0) + " " + range_of(nodes_[std::size_t(n.in0)].value);
+        if (n.in1 >= 0) msg += ", " + describe(n.in1) + " " + range_of(nodes_[std::size_t(n.in1)].value);
+    }
+    throw NumericError(msg);
+}
+
 template <class T>
 void Tape<T>::forward() {
     for (std::size_t i = 0; i < nodes_.size(); ++i) {
         Node<T>& n = nodes_[i];
         if (!is_leaf(n.op)) {
             run_forward(n);
+            if (check_finite_ && !all_finite(n.value))
+                report_non_finite("forward", NodeId(i), n.value, "the value");
         } else if (shape_of(n.value) != n.shape) {
             throw ShapeError("forward: leaf " + std::to_string(i) + " (" + op_name(n.op) +
                              (n.name.empty() ? "" : " " + n.name) + ") was recorded as " +
@@ -284,6 +340,15 @@ void Tape<T>::backward(NodeId loss) {
         Matrix<T>* ga = a.requires_grad ? &a.grad : nullptr;
         Matrix<T>* gb = b && b->requires_grad ? &b->grad : nullptr;
         op_table<T>(n.op).backward({pool_.get(), scratch_.data(), n.attr}, a.value, b ? &b->value : nullptr, n.value, n.grad, ga, gb);
+        if (check_finite_) {
+            // the op that made it, with the gradient that reached it
+            if (ga && !all_finite(*ga))
+                report_non_finite("backward", n.in0, *ga, ("the gradient (from " + describe(NodeId(i)) +
+                                                           ", incoming " + range_of(n.grad) + ")").c_str());
+            if (gb && !all_finite(*gb))
+                report_non_finite("backward", n.in1, *gb, ("the gradient (from " + describe(NodeId(i)) +
+                                                           ", incoming " + range_of(n.grad) + ")").c_str());
+        }
     }
 }
 

@@ -233,6 +233,58 @@ Evaluation Trainer<T>::evaluate() {
     return e;
 }
 
+template <class T>
+TrainerState<T> Trainer<T>::state() const {
+    TrainerState<T> s;
+    s.epoch = epoch_;
+    s.steps = opt_.steps();
+    s.params = net_.params();
+    s.first_moments = opt_.first_moments();
+    s.second_moments = opt_.second_moments();
+    s.dropout_rng = dropout_rng_.state();
+    return s;
+}
+
+template <class T>
+void Trainer<T>::restore(const TrainerState<T>& s) {
+    const std::size_t L = net_.layers();
+    if (s.params.W.size() != L || s.params.b.size() != L)
+        throw ShapeError("restore: the state has " + std::to_string(s.params.W.size()) +
+                         " layers, the network " + std::to_string(L));
+    auto same_shapes = [](const std::vector<Matrix<T>>& a, const std::vector<Matrix<T>>& b) {
+        if (a.size() != b.size()) return false;
+        for (std::size_t i = 0; i < a.size(); ++i)
+            if (shape_of(a[i]) != shape_of(b[i])) return false;
+        return true;
+    };
+    if (!same_shapes(s.first_moments, opt_.first_moments()) ||
+        !same_shapes(s.second_moments, opt_.second_moments()))
+        throw ShapeError(std::string("restore: the optimiser state does not fit a ") +
+                         optimizer_name(opt_.config().kind) + " optimiser of this network");
+    for (std::size_t l = 1; l <= L; ++l)
+        if (shape_of(s.params.W[l - 1]) != net_.tape().shape(net_.W(l)) ||
+            shape_of(s.params.b[l - 1]) != net_.tape().shape(net_.b(l)))
+            throw ShapeError("restore: layer " + std::to_string(l) + " of the state is W " +
+                             to_string(shape_of(s.params.W[l - 1])) + ", b " +
+                             to_string(shape_of(s.params.b[l - 1])) + "; the network has W " +
+                             to_string(net_.tape().shape(net_.W(l))) + ", b " +
+                             to_string(net_.tape().shape(net_.b(l))));
+    if (s.epoch < 0 || s.steps < 0)
+        throw ShapeError("restore: negative epoch or step count");
+    NumpyRandom rng;
+    rng.set_state(s.dropout_rng);
+    Tape<T>& tape = net_.tape();
+    for (std::size_t l = 1; l <= L; ++l) {
+        tape.set_value(net_.W(l), s.params.W[l - 1]);
+        tape.set_value(net_.b(l), s.params.b[l - 1]);
+    }
+    for (std::size_t i = 0; i < s.first_moments.size(); ++i) opt_.first_moments()[i] = s.first_moments[i];
+    for (std::size_t i = 0; i < s.second_moments.size(); ++i) opt_.second_moments()[i] = s.second_moments[i];
+    opt_.set_steps(s.steps);
+    dropout_rng_ = rng;
+    epoch_ = s.epoch;
+}
+
 template class Optimizer<float>;
 template class Optimizer<double>;
 template class Trainer<float>;

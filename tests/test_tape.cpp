@@ -164,3 +164,42 @@ BOOST_AUTO_TEST_CASE(prints_itself_and_exports_dot) {
     BOOST_TEST(dot.find("constant X\\n[3,6]\"") != std::string::npos, dot);  // no "needs grad"
     BOOST_TEST(dot.find("n2 -> n4;") != std::string::npos, dot);
 }
+
+BOOST_AUTO_TEST_CASE(anomaly_check_names_the_first_non_finite_node) {
+    auto expect = [](auto f, std::vector<std::string> parts) {
+        try {
+            f();
+            BOOST_ERROR("no NumericError");
+        } catch (const NumericError& e) {
+            for (const auto& p : parts) BOOST_TEST(std::string(e.what()).find(p) != std::string::npos, e.what());
+        }
+    };
+    // forward: a product that overflows; the loss after it would be inf too, the first node counts
+    Tape<double> t;
+    const NodeId w = t.parameter(M{{1e200, 1e200}}, "W");
+    const NodeId x = t.constant(M{{1e200}, {1.0}}, "X");
+    const NodeId z = t.matmul(w, x);
+    t.set_name(z, "Z");
+    const NodeId loss = t.sigmoid_bce(z, t.constant(M{{1.0}}));
+    BOOST_TEST(!std::isfinite(t.value(z)(0, 0)));  // off by default: recorded without complaint
+    t.set_check_finite(true);
+    expect([&] { t.forward(); }, {"forward: the value of node %2 (matmul \"Z\") [1,1] is not finite",
+                                  "1 inf", "inputs: %0 (parameter \"W\") [1,2] range [1e+200, 1e+200]",
+                                  "%1 (constant \"X\") [2,1] range [1, 1e+200]"});
+    (void)loss;
+
+    // backward: a finite loss whose gradient is not (bce at a denormal probability)
+    Tape<double> b;
+    b.set_check_finite(true);
+    const NodeId p = b.parameter(M{{1e-320, 0.5}}, "P");
+    const NodeId l = b.bce(p, b.constant(M{{1.0, 1.0}}));
+    BOOST_TEST(std::isfinite(b.value(l)(0, 0)));
+    const M before = b.value(p);
+    expect([&] { b.backward(l); }, {"backward: the gradient (from %2 (bce) [1,1]", "of node %0 (parameter \"P\") [1,2]",
+                                    "1 inf"});
+    BOOST_TEST(test::norm_diff(b.value(p), before) == 0.0);  // parameters untouched
+    // with the check off the same pass runs through
+    b.set_check_finite(false);
+    b.backward(l);
+    BOOST_TEST(!std::isfinite(b.grad(p)(0, 0)));
+}

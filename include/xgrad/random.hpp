@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "xgrad/tensor.hpp"
@@ -30,6 +31,12 @@ public:
     // np.random.permutation(n) of the legacy generator: Fisher-Yates from the end, each index
     // drawn by masked rejection sampling of 32-bit draws (n < 2^32).
     std::vector<std::size_t> permutation(std::size_t n);
+
+    // The whole generator state as text (MT19937's 624 words and position, and a kept gaussian),
+    // for checkpoints: set_state(state()) continues the same stream exactly. set_state throws
+    // DataError on text that is not such a state.
+    std::string state() const;
+    void set_state(const std::string& text);
 
 private:
     std::mt19937 mt_;

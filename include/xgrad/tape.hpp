@@ -122,6 +122,13 @@ public:
     // Sets every parameter's gradient to zero.
     void zero_grad();
 
+    // Anomaly detection (off by default): forward() checks every value it computes and
+    // backward() every gradient, and the first NaN or Inf throws NumericError naming the node,
+    // its op and shape, and the value ranges of the op's inputs. The parameters are left as they
+    // were (an optimiser step after a throwing backward never runs).
+    void set_check_finite(bool on) { check_finite_ = on; }
+    bool check_finite() const { return check_finite_; }
+
     // ---- access ---------------------------------------------------------------------------
     std::size_t size() const { return nodes_.size(); }
     const Node<T>& node(NodeId id) const;
@@ -156,6 +163,10 @@ private:
     std::vector<Node<T>> nodes_;
     std::vector<NodeId> parameters_;
     std::vector<char> reach_;  // scratch for backward: node leads to the loss
+    bool check_finite_ = false;
+    std::string describe(NodeId id) const;
+    [[noreturn]] void report_non_finite(const char* pass, NodeId id, const Matrix<T>& bad,
+                                        const char* what) const;
 };
 
 extern template class Tape<float>;

@@ -58,6 +58,8 @@ public:
     void set_steps(long long t) { t_ = t; }
     std::vector<Matrix<T>>& first_moments() { return v_; }
     std::vector<Matrix<T>>& second_moments() { return s_; }
+    const std::vector<Matrix<T>>& first_moments() const { return v_; }
+    const std::vector<Matrix<T>>& second_moments() const { return s_; }
 
 private:
     Tape<T>* tape_;
@@ -92,6 +94,16 @@ struct Evaluation {
     double accuracy = 0;
 };
 
+// Everything a Trainer needs to continue exactly where it was (checkpoints).
+template <class T>
+struct TrainerState {
+    long long epoch = 0;  // epochs done
+    long long steps = 0;  // optimiser steps taken (Adam's t)
+    Params<T> params;
+    std::vector<Matrix<T>> first_moments, second_moments;  // as Optimizer keeps them
+    std::string dropout_rng;                                // NumpyRandom::state()
+};
+
 // Trains an Mlp on data X [n_x, m], labels Y by epochs. One recorded graph serves every batch
 // (a smaller last batch is padded, not re-recorded); nothing is allocated per step.
 template <class T>
@@ -111,9 +123,16 @@ public:
     // Cost and accuracy over all training examples with the current parameters, dropout off.
     Evaluation evaluate();
 
+    // Snapshot and restore: restore(state()) on a trainer built with the same network, data and
+    // config continues bit for bit as the original would have. restore throws ShapeError when
+    // the state does not fit the network or the optimiser.
+    TrainerState<T> state() const;
+    void restore(const TrainerState<T>& s);
+
     Mlp<T>& net() { return net_; }
     const Mlp<T>& net() const { return net_; }
     Optimizer<T>& optimizer() { return opt_; }
+    const Optimizer<T>& optimizer() const { return opt_; }
     const TrainConfig& config() const { return config_; }
     std::size_t examples() const { return m_; }
     NumpyRandom& dropout_rng() { return dropout_rng_; }
