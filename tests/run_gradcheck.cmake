@@ -1,7 +1,8 @@
 # Runs the built gradcheck program (ctest: gradcheck_program). Inputs: -DGRADCHECK=<program>
 # -DDATA_DIR=<cat dataset, may be missing> -DWORK_DIR=<scratch directory>.
-# The default run passes and prints PASS rows; a failed check exits 1; bad input exits 2 with exactly
-# one line "gradcheck: <message>" on stderr and nothing on stdout.
+# The default run passes and prints PASS rows; so do tanh networks with L2 and dropout (fixed masks);
+# a failed check exits 1; bad input exits 2 with exactly one line "gradcheck: <message>" on stderr
+# and nothing on stdout.
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
 
@@ -57,6 +58,50 @@ if(PYTHON3)
   endif()
 endif()
 
+# ---- tanh, L2 and dropout with fixed masks (issue 6) ---------------------------------------------
+run_gc(0 out err --layers 5,4,3,1 --activations tanh,relu,sigmoid --lambd 0.7 --keep-prob 0.8)
+expect_match("${out}" "== layers: \\[5,4,3,1\\] tanh,relu,sigmoid" "tanh + L2 + dropout")
+expect_match("${out}" "\n   L2: lambd 0.7," "tanh + L2 + dropout states lambd")
+expect_match("${out}" "\n   dropout: keep_prob 0.8,0.8, mask seed 1: masks drawn once by draw_masks\\(NumpyRandom\\(1\\)\\)"
+             "tanh + L2 + dropout states keep_prob and the mask seed")
+expect_match("${out}" "result: PASS \\(12 rows\\)" "tanh + L2 + dropout")
+string(REGEX MATCHALL "\n   d[WbZA][0-9] [^\n]*PASS" rows "${out}")
+list(LENGTH rows n)
+if(NOT n EQUAL 12 OR "${out}" MATCHES "FAIL")
+  message(FATAL_ERROR "tanh + L2 + dropout: ${n} PASS rows, expected 12 and no FAIL:\n${out}")
+endif()
+# Without --keep-prob and --lambd there is no L2 or dropout line.
+run_gc(0 out err --layers 5,4,3,1 --activations tanh,relu,sigmoid)
+if("${out}" MATCHES "\n   (L2|dropout):")
+  message(FATAL_ERROR "no --lambd / --keep-prob, but an L2 or dropout line:\n${out}")
+endif()
+# The default run (both networks) with one keep value, a mask seed, and every FD entry of the
+# small network; per-layer values and a softmax output.
+run_gc(0 out err --lambd 0.7 --keep-prob 0.8 --mask-seed 3)
+expect_match("${out}" "keep_prob 0.8,0.8,0.8, mask seed 3" "default run with dropout: the seed's network")
+expect_match("${out}" "result: PASS \\(16 rows\\)" "default run with dropout")
+run_gc(0 out err --layers 6,5,4,3 --activations tanh,relu,softmax --lambd 0.7 --keep-prob 0.6,0.9
+       --sample 0)
+expect_match("${out}" "keep_prob 0.6,0.9" "softmax with dropout")
+expect_match("${out}" "result: PASS \\(11 rows\\)" "softmax: no dA3 row")
+# JSON and the dump carry the settings.
+run_gc(0 out err --layers 5,4,3,1 --activations tanh,relu,sigmoid --lambd 0.7 --keep-prob 0.8
+       --mask-seed 2 --json --dump "${WORK_DIR}/reg.h5")
+expect_match("${out}" "\"lambd\": 0.69999999999999996, \"keep_prob\": \\[0.80000000000000004, 0.80000000000000004\\], \"mask_seed\": 2"
+             "--json with --lambd/--keep-prob")
+if(NOT EXISTS "${WORK_DIR}/reg.h5")
+  message(FATAL_ERROR "--dump wrote no ${WORK_DIR}/reg.h5")
+endif()
+if(PYTHON3)
+  file(WRITE "${WORK_DIR}/reg.json" "${out}")
+  execute_process(COMMAND "${PYTHON3}" -c
+    "import json,sys; d=json.load(open(sys.argv[1])); c=d['checks'][0]; assert d['pass'] and c['lambd']==0.7 and c['keep_prob']==[0.8,0.8] and c['mask_seed']==2 and c['mask_dropped']>0, c"
+    "${WORK_DIR}/reg.json" RESULT_VARIABLE rc ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "--json with L2 and dropout is not the expected JSON: ${err}\n${out}")
+  endif()
+endif()
+
 # A threshold of 0 for tape vs hand: rounding differences make rows fail, exit 1.
 run_gc(1 out err --layers 4,3,1 --tol-hand 0)
 expect_match("${out}" "result: FAIL" "--tol-hand 0")
@@ -77,6 +122,14 @@ bad("'x' is not a layer size" --layers 5,x,1)
 bad("missing-model.h5" --model "${WORK_DIR}/missing-model.h5")
 bad("not expected" --bogus)
 bad("--examples must be at least 1" --examples 0)
+bad("--keep-prob: 0 is not in \\(0, 1\\]" --keep-prob 0)
+bad("--keep-prob: 1.5 is not in \\(0, 1\\]" --keep-prob 1.5)
+bad("--keep-prob: 'x' is not a number" --layers 5,4,3,1 --keep-prob 0.8,x)
+bad("--lambd must be a non-negative number.*got -1" --lambd -1)
+bad("--keep-prob: 3 values, but \\[5,4,3,1\\] relu,relu,sigmoid has 2 hidden layers" --layers 5,4,3,1 --keep-prob 0.8,0.8,0.8)
+bad("--keep-prob: 2 values, but \\[12288,20,7,5,1\\] relu,relu,relu,sigmoid has 3 hidden layers" --keep-prob 0.8,0.8)
+bad("--keep-prob: \\[3,1\\] sigmoid has no hidden layer" --layers 3,1 --keep-prob 0.8)
+bad("--mask-seed needs --keep-prob" --mask-seed 3)
 if(EXISTS "${DATA_DIR}/train_catvnoncat.h5")
   bad("--examples 1000 is larger than the dataset \\(209" --layers 12288,2,1 --data "${DATA_DIR}"
       --examples 1000)

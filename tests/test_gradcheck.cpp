@@ -4,11 +4,13 @@
 #include <H5Cpp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <string>
 
 #include <xtensor/xview.hpp>
@@ -422,4 +424,366 @@ BOOST_AUTO_TEST_CASE(dump_writes_every_gradient_atomically) {
     // No temporary is left behind, and an unwritable place is a DataError.
     BOOST_TEST(!std::ifstream(path + ".tmp." + std::to_string(::getpid())).good());
     BOOST_CHECK_THROW(gc::write_dump("/nonexistent-dir/x.h5", {"net"}, {&r}), DataError);
+}
+
+// ---- tanh, L2 and dropout with fixed masks (and softmax outputs) -------------------------------
+
+namespace {
+
+gc::Regime regime_for(const Net& n, double lambd, std::vector<double> keep, std::uint32_t seed = 1) {
+    Regularization reg;
+    reg.lambd = lambd;
+    reg.keep_prob = std::move(keep);
+    return gc::make_regime(n.spec, reg, n.X.shape()[1], seed);
+}
+
+std::size_t zeros_in(const gc::Regime& r) {
+    std::size_t z = 0;
+    for (const auto& d : r.masks)
+        for (double v : d) z += v == 0;
+    return z;
+}
+
+// Class-index labels [1,m] for a softmax network.
+void class_labels(Net& n, std::uint32_t seed) {
+    NumpyRandom rng(seed);
+    const std::size_t K = n.spec.dims.back(), m = n.X.shape()[1];
+    n.Y = Matrix<double>::from_shape({1, m});
+    for (auto& v : n.Y) v = double(std::min(K - 1, std::size_t(rng.uniform() * double(K))));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(check_passes_with_tanh_l2_and_dropout_with_every_fd_entry) {
+    struct Arch {
+        const char* what;
+        std::vector<std::size_t> dims;
+        std::vector<std::string> acts;
+        std::size_t m;
+        std::uint32_t seed;
+        double lambd;
+        std::vector<double> keep;
+    };
+    const std::vector<Arch> archs = {
+        // tanh
+        {"tanh", {5, 4, 1}, {"tanh", "sigmoid"}, 10, 101, 0, {}},
+        {"tanh", {6, 5, 4, 1}, {"tanh", "tanh", "sigmoid"}, 16, 102, 0, {}},
+        {"tanh", {6, 5, 4, 3, 1}, {"tanh", "relu", "sigmoid", "sigmoid"}, 12, 103, 0, {}},
+        // L2
+        {"L2", {5, 4, 3, 1}, {"relu", "relu", "sigmoid"}, 10, 111, 0.7, {}},
+        {"L2", {5, 4, 3, 1}, {"tanh", "relu", "sigmoid"}, 10, 112, 0.7, {}},
+        {"L2", {12, 1}, {"sigmoid"}, 30, 113, 0.7, {}},
+        // dropout, fixed masks
+        {"dropout", {5, 4, 3, 1}, {"relu", "relu", "sigmoid"}, 10, 121, 0, {0.8}},
+        {"dropout", {6, 6, 5, 1}, {"sigmoid", "tanh", "sigmoid"}, 16, 122, 0, {0.8}},
+        {"dropout", {6, 6, 5, 4, 2}, {"relu", "tanh", "relu", "sigmoid"}, 9, 123, 0, {0.8, 0.5, 0.9}},
+        // all three
+        {"all", {5, 4, 3, 1}, {"tanh", "relu", "sigmoid"}, 10, 131, 0.7, {0.8}},
+        {"all", {8, 6, 5, 4, 1}, {"tanh", "tanh", "relu", "sigmoid"}, 33, 132, 0.7, {0.8}},
+        {"all", {7, 5, 5, 1}, {"relu", "tanh", "sigmoid"}, 20, 133, 0.7, {0.6, 0.8}},
+        // softmax outputs: no dA_L row
+        {"softmax", {5, 4, 3}, {"tanh", "softmax"}, 12, 141, 0, {}},
+        {"softmax", {6, 5, 4, 4}, {"tanh", "relu", "softmax"}, 15, 142, 0.7, {0.8}},
+    };
+    struct Worst {
+        double hand = 0, fd = 0;
+    };
+    std::map<std::string, Worst> worst;
+    for (const Arch& a : archs) {
+        Net n = make_net(a.dims, a.acts, a.m, a.seed);
+        if (n.spec.softmax_output()) class_labels(n, a.seed + 7);
+        const gc::Regime g = regime_for(n, a.lambd, a.keep, a.seed);
+        const auto r = gc::run_check(n.spec, n.params, n.X, n.Y, {}, g);
+        const std::size_t L = n.spec.layers();
+        BOOST_TEST_CONTEXT(a.what << " " << L << " layers, seed " << a.seed) {
+            BOOST_TEST(r.report.pass(), "failing rows: " << failing(r.report));
+            BOOST_TEST(r.report.max_rel_hand() <= 1e-12);
+            BOOST_TEST(r.report.max_rel_fd() <= 2e-7);  // the tool's default --tol-fd
+            BOOST_TEST(r.report.rows.size() == 4 * L - (n.spec.softmax_output() ? 1 : 0));
+            std::size_t params = 0;
+            for (std::size_t l = 0; l < L; ++l)
+                params += n.params.W[l].size() + n.params.b[l].size();
+            BOOST_TEST(r.report.fd_evaluated() == params);
+            for (const gc::Row& x : r.report.rows) BOOST_TEST(!x.hand.both_zero);
+            BOOST_TEST(r.regime.reg.lambd == a.lambd);
+            if (!a.keep.empty()) {
+                BOOST_TEST(g.dropout());
+                BOOST_TEST(zeros_in(g) > 0u);  // the masks really drop units
+            }
+        }
+        Worst& w = worst[a.what];
+        w.hand = std::max(w.hand, r.report.max_rel_hand());
+        w.fd = std::max(w.fd, r.report.max_rel_fd());
+    }
+    for (const auto& [what, w] : worst)
+        BOOST_TEST_MESSAGE(what << ": largest rel err tape vs hand " << w.hand << ", tape vs FD "
+                                << w.fd);
+}
+
+BOOST_AUTO_TEST_CASE(the_regime_changes_the_gradients_as_it_should) {
+    const Net n = make_net({5, 4, 3, 1}, {"tanh", "relu", "sigmoid"}, 10, 151);
+    const auto plain = gc::tape_gradients(n.spec, n.params, n.X, n.Y);
+    // L2: dW_l grows by exactly (lambd/m) W_l, nothing else moves.
+    const auto l2 = gc::tape_gradients(n.spec, n.params, n.X, n.Y, regime_for(n, 0.7, {}));
+    for (std::size_t l = 1; l <= 3; ++l) {
+        const Matrix<double> want = plain.dW[l] + 0.7 / 10.0 * n.params.W[l - 1];
+        BOOST_TEST(test::norm_diff(l2.dW[l], want) <= 1e-15 * test::norm(want));
+        BOOST_TEST(test::norm_diff(l2.db[l], plain.db[l]) == 0.0);
+        BOOST_TEST(test::norm_diff(l2.dA[l], plain.dA[l]) == 0.0);
+    }
+    // Dropout: the dA_l row is the gradient of A_l before the mask, zero where a unit is dropped,
+    // and W_{l+1}ᵀ dZ_{l+1} ⊙ D_l (dZ is of the cost, so no m here).
+    const gc::Regime g = regime_for(n, 0, {0.8}, 4);
+    BOOST_REQUIRE(zeros_in(g) > 0u);
+    const auto d = gc::tape_gradients(n.spec, n.params, n.X, n.Y, g);
+    for (std::size_t l = 1; l <= 2; ++l) {
+        const Matrix<double>& D = g.masks[l];
+        const Matrix<double> WT = xt::transpose(n.params.W[l]);
+        Matrix<double> through = xt::zeros<double>({WT.shape()[0], d.dZ[l + 1].shape()[1]});
+        for (std::size_t i = 0; i < through.shape()[0]; ++i)
+            for (std::size_t j = 0; j < through.shape()[1]; ++j)
+                for (std::size_t k = 0; k < WT.shape()[1]; ++k)
+                    through(i, j) += WT(i, k) * d.dZ[l + 1](k, j);
+        const Matrix<double> want = through * D;
+        BOOST_TEST(test::norm_diff(d.dA[l], want) <= 1e-14 * test::norm(want));
+        for (std::size_t i = 0; i < D.size(); ++i)
+            if (D.data()[i] == 0) BOOST_TEST(d.dA[l].data()[i] == 0.0);
+        BOOST_TEST(test::norm_diff(d.dA[l], plain.dA[l]) > 0.0);
+    }
+    // The masks are those Mlp::draw_masks draws from the same seed, 0 or 1/keep.
+    Regularization reg;
+    reg.keep_prob = {0.8};
+    Mlp<double> net(n.spec, n.params, n.X, n.Y, reg);
+    NumpyRandom rng(4);
+    net.draw_masks(rng);
+    for (std::size_t l = 1; l <= 2; ++l) {
+        BOOST_TEST(test::norm_diff(net.tape().value(net.mask(l)), g.masks[l]) == 0.0);
+        for (double v : g.masks[l]) BOOST_TEST((v == 0.0 || v == 1.0 / 0.8));
+    }
+    BOOST_TEST(g.masks[0].size() == 0u);
+    BOOST_TEST(g.masks[3].size() == 0u);
+    BOOST_TEST(g.mask_seed == 4);
+    // keep_prob 1 everywhere is no dropout: no masks.
+    BOOST_TEST(!regime_for(n, 0, {1.0}).dropout());
+}
+
+namespace {
+// The hand-derived backward pass written out again with switchable mistakes; the forward values
+// come from reference::propagate. With no mistake it must equal hand_gradients.
+struct Mistakes {
+    bool tanh_from_z = false;       // tanh' = 1 - Z² instead of 1 - A²
+    bool no_l2_in_dW = false;       // dW_l without (lambd/m) W_l
+    bool mask_forward_only = false; // dA_l not multiplied by D_l on the way back
+};
+gc::Gradients hand_with(const Net& n, const gc::Regime& g, Mistakes mk) {
+    const auto r = reference::propagate(n.spec, n.params, n.X, n.Y, g.reg.lambd, g.masks);
+    const std::size_t L = n.spec.layers();
+    const double m = double(n.X.shape()[1]);
+    auto mask = [&](std::size_t l) -> const Matrix<double>* {
+        return l >= 1 && l < g.masks.size() && g.masks[l].size() != 0 ? &g.masks[l] : nullptr;
+    };
+    gc::Gradients out;
+    out.dW.resize(L + 1), out.db.resize(L + 1), out.dZ.resize(L + 1), out.dA.resize(L + 1);
+    Matrix<double> dZ = r.dZ[L];  // the output layer is not where the mistakes are
+    out.dA[L] = r.dA[L] / m;
+    for (std::size_t l = L; l >= 1; --l) {
+        if (l < L) {
+            if (mask(l) && !mk.mask_forward_only) out.dA[l] = out.dA[l] * *mask(l);
+            const Matrix<double> dA = out.dA[l] * m;
+            switch (n.spec.activations[l - 1]) {
+                case Activation::relu: dZ = reference::relu_backward(dA, r.Z[l]); break;
+                case Activation::sigmoid: dZ = reference::sigmoid_backward(dA, r.Z[l]); break;
+                case Activation::tanh:
+                    dZ = reference::tanh_backward(dA, mk.tanh_from_z ? r.Z[l] : r.A[l]);
+                    break;
+                case Activation::softmax: BOOST_FAIL("softmax is not hidden"); break;
+            }
+        }
+        const Matrix<double> in = mask(l - 1) ? Matrix<double>(r.A[l - 1] * *mask(l - 1)) : r.A[l - 1];
+        Matrix<double> dW, db, dA_prev;
+        reference::linear_backward(dZ, in, n.params.W[l - 1], dW, db, dA_prev);
+        if (!mk.no_l2_in_dW && g.reg.lambd > 0) dW += (g.reg.lambd / m) * n.params.W[l - 1];
+        out.dW[l] = dW, out.db[l] = db, out.dZ[l] = dZ / m;
+        if (l > 1) out.dA[l - 1] = dA_prev / m;  // the gradient of what layer l read; masked above
+        dZ = Matrix<double>();
+    }
+    return out;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_tanh_derivative_from_Z_fails_exactly_the_affected_rows) {
+    struct Case {
+        std::vector<std::string> acts;
+        const char* failing;
+    };
+    // tanh in layer 1: its dZ and what comes from it (dW1, db1); dA1 is before tanh' and right.
+    // tanh in layer 2: dZ2, dW2, db2, then dA1 = W2ᵀ dZ2 ⊙ D1 and all of layer 1.
+    const std::vector<Case> cases = {
+        {{"tanh", "relu", "sigmoid"}, "dW1 db1 dZ1"},
+        {{"relu", "tanh", "sigmoid"}, "dW1 db1 dZ1 dA1 dW2 db2 dZ2"},
+    };
+    for (const Case& c : cases) {
+        for (const bool regularised : {false, true}) {
+            BOOST_TEST_CONTEXT(c.acts[0] << "," << c.acts[1] << (regularised ? ", L2 + dropout" : "")) {
+                const Net n = make_net({5, 4, 3, 1}, c.acts, 10, 161);
+                const gc::Regime g = regularised ? regime_for(n, 0.7, {0.8}) : gc::Regime{};
+                const auto base = gc::run_check(n.spec, n.params, n.X, n.Y, {}, g);
+                BOOST_REQUIRE(base.report.pass());
+                // The test's own backward, without mistakes, is the hand formulas.
+                const auto right = gc::compare_all(base.tape, hand_with(n, g, {}), base.fd, {});
+                BOOST_TEST(right.pass(), "failing rows: " << failing(right));
+                Mistakes mk;
+                mk.tanh_from_z = true;
+                const auto r = gc::compare_all(base.tape, hand_with(n, g, mk), base.fd, {});
+                BOOST_TEST(failing(r) == c.failing);
+                for (const gc::Row& x : r.rows)
+                    if (x.has_fd) BOOST_TEST(x.fd.pass);  // the tape itself is still right
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(an_l2_gradient_without_lambd_over_m_W_fails_exactly_the_dW_rows) {
+    const Net n = make_net({5, 4, 3, 1}, {"tanh", "relu", "sigmoid"}, 10, 171);
+    for (const bool dropout : {false, true}) {
+        BOOST_TEST_CONTEXT(std::string(dropout ? "with dropout" : "L2 alone")) {
+            const gc::Regime g = regime_for(n, 0.7, dropout ? std::vector<double>{0.8} : std::vector<double>{});
+            const auto base = gc::run_check(n.spec, n.params, n.X, n.Y, {}, g);
+            BOOST_REQUIRE(base.report.pass());
+            Mistakes mk;
+            mk.no_l2_in_dW = true;
+            // In the hand set: the dW rows against the tape, nothing else.
+            const auto r = gc::compare_all(base.tape, hand_with(n, g, mk), base.fd, {});
+            BOOST_TEST(failing(r) == "dW1 dW2 dW3");
+            for (const char* name : {"dW1", "dW2", "dW3"}) {
+                BOOST_TEST(!row(r, name).hand.pass);
+                BOOST_TEST(row(r, name).fd.pass);
+            }
+            // A tape that forgot the penalty (recorded with lambd 0, same masks): its dW rows fail
+            // against the hand formulas and against the finite differences of the full cost.
+            gc::Regime no_l2 = g;
+            no_l2.reg.lambd = 0;
+            const auto tape = gc::tape_gradients(n.spec, n.params, n.X, n.Y, no_l2);
+            const auto s = gc::compare_all(tape, base.hand, base.fd, {});
+            BOOST_TEST(failing(s) == "dW1 dW2 dW3");
+            for (const char* name : {"dW1", "dW2", "dW3"}) BOOST_TEST(!row(s, name).fd.pass);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_mask_applied_only_forward_fails_the_rows_behind_it) {
+    const Net n = make_net({5, 4, 3, 1}, {"relu", "tanh", "sigmoid"}, 10, 181);
+    const gc::Regime g = regime_for(n, 0, {0.8});
+    BOOST_REQUIRE(zeros_in(g) > 0u);
+    const auto base = gc::run_check(n.spec, n.params, n.X, n.Y, {}, g);
+    BOOST_REQUIRE(base.report.pass());
+    Mistakes mk;
+    mk.mask_forward_only = true;
+    const auto r = gc::compare_all(base.tape, hand_with(n, g, mk), base.fd, {});
+    // Layer 3 is before the first mask on the way back; from dA2 on everything is off.
+    BOOST_TEST(failing(r) == "dW1 db1 dZ1 dA1 dW2 db2 dZ2 dA2");
+}
+
+BOOST_AUTO_TEST_CASE(a_regime_that_does_not_fit_is_an_error) {
+    const Net n = make_net({5, 4, 3, 1}, {"tanh", "relu", "sigmoid"}, 6, 191);
+    auto run = [&](const gc::Regime& g) { return gc::run_check(n.spec, n.params, n.X, n.Y, {}, g); };
+    gc::Regime g;
+    g.reg.keep_prob = {0.8};  // dropout without masks
+    BOOST_CHECK_THROW(run(g), UsageError);
+    BOOST_CHECK_THROW(gc::tape_gradients(n.spec, n.params, n.X, n.Y, g), UsageError);
+    BOOST_CHECK_THROW(gc::hand_gradients(n.spec, n.params, n.X, n.Y, g), UsageError);
+    BOOST_CHECK_THROW(gc::finite_differences(n.spec, n.params, n.X, n.Y, {}, g), UsageError);
+    g = regime_for(n, 0, {0.8});
+    g.masks[1] = xt::ones<double>({4, 5});  // m is 6
+    BOOST_CHECK_THROW(run(g), ShapeError);
+    g = regime_for(n, 0, {0.8});
+    g.masks[3] = xt::ones<double>({1, 6});  // the output has no dropout
+    BOOST_CHECK_THROW(run(g), UsageError);
+    g = regime_for(n, 0, {1.0, 0.8});  // layer 1 keeps everything: no mask there
+    BOOST_TEST(g.masks[1].size() == 0u);
+    BOOST_TEST(g.masks[2].size() != 0u);
+    g.masks[1] = xt::ones<double>({4, 6});
+    BOOST_CHECK_THROW(run(g), UsageError);
+    Regularization bad;
+    bad.keep_prob = {0.8, 0.8, 0.8};  // 2 hidden layers
+    BOOST_CHECK_THROW(gc::make_regime(n.spec, bad, 6, 1), UsageError);
+    bad.keep_prob = {0.0};
+    BOOST_CHECK_THROW(gc::make_regime(n.spec, bad, 6, 1), UsageError);
+    bad.keep_prob = {1.5};
+    BOOST_CHECK_THROW(gc::make_regime(n.spec, bad, 6, 1), UsageError);
+    bad.keep_prob = {};
+    bad.lambd = -1;
+    BOOST_CHECK_THROW(gc::make_regime(n.spec, bad, 6, 1), UsageError);
+    const MlpSpec one({3, 1}, {"sigmoid"});
+    Regularization k;
+    k.keep_prob = {0.8};
+    BOOST_CHECK_THROW(gc::make_regime(one, k, 6, 1), UsageError);  // no hidden layer
+}
+
+BOOST_AUTO_TEST_CASE(a_softmax_check_has_no_dA_L_row_and_a_one_sided_dA_L_is_an_error) {
+    Net n = make_net({4, 3, 3}, {"tanh", "softmax"}, 8, 201);
+    class_labels(n, 5);
+    const auto r = gc::run_check(n.spec, n.params, n.X, n.Y);
+    BOOST_TEST(r.report.pass(), "failing rows: " << failing(r.report));
+    BOOST_TEST(r.report.rows.size() == 7u);
+    BOOST_TEST(r.report.rows.back().name() == "dZ2");
+    BOOST_TEST(r.tape.dA[2].size() == 0u);
+    BOOST_TEST(r.hand.dA[2].size() == 0u);
+    gc::Gradients hand = r.hand;
+    hand.dA[2] = xt::zeros<double>({3, 8});
+    BOOST_CHECK_THROW(gc::compare_all(r.tape, hand, r.fd, {}), ShapeError);
+    // One-hot labels give the same gradients as class indices.
+    Matrix<double> onehot = xt::zeros<double>({3, 8});
+    for (std::size_t j = 0; j < 8; ++j) onehot(std::size_t(n.Y(0, j)), j) = 1.0;
+    const auto s = gc::run_check(n.spec, n.params, n.X, onehot);
+    BOOST_TEST(s.report.pass(), "failing rows: " << failing(s.report));
+    BOOST_TEST(test::norm_diff(s.tape.dW[1], r.tape.dW[1]) == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(dump_records_lambd_keep_prob_mask_seed_and_the_masks) {
+    const Net n = make_net({4, 3, 2, 1}, {"tanh", "relu", "sigmoid"}, 5, 211);
+    const gc::Regime g = regime_for(n, 0.7, {0.5, 0.8}, 9);
+    gc::CheckOptions o;
+    o.fd.sample = 3;
+    const auto r = gc::run_check(n.spec, n.params, n.X, n.Y, o, g);
+    Net s = make_net({4, 3, 3}, {"tanh", "softmax"}, 5, 212);
+    class_labels(s, 3);
+    const auto q = gc::run_check(s.spec, s.params, s.X, s.Y, o);
+    const std::string path = "/tmp/xgrad_test_gcdump_reg_" + std::to_string(::getpid()) + ".h5";
+    gc::write_dump(path, {"reg", "softmax"}, {&r, &q});
+    {
+        H5::Exception::dontPrint();
+        H5::H5File f(path, H5F_ACC_RDONLY);
+        H5::Group grp = f.openGroup("reg");
+        double lambd = 0;
+        grp.openAttribute("lambd").read(H5::PredType::NATIVE_DOUBLE, &lambd);
+        BOOST_TEST(lambd == 0.7);
+        double keep[2] = {0, 0};
+        H5::Attribute ka = grp.openAttribute("keep_prob");
+        BOOST_TEST(ka.getSpace().getSimpleExtentNpoints() == 2);
+        ka.read(H5::PredType::NATIVE_DOUBLE, keep);
+        BOOST_TEST(keep[0] == 0.5);
+        BOOST_TEST(keep[1] == 0.8);
+        std::int64_t seed = 0;
+        grp.openAttribute("mask_seed").read(H5::PredType::NATIVE_INT64, &seed);
+        BOOST_TEST(seed == 9);
+        for (std::size_t l = 1; l <= 2; ++l) {
+            H5::DataSet d = f.openDataSet("reg/masks/D" + std::to_string(l));
+            Matrix<double> D = Matrix<double>::from_shape(g.masks[l].shape());
+            d.read(D.data(), H5::PredType::NATIVE_DOUBLE);
+            BOOST_TEST(test::norm_diff(D, g.masks[l]) == 0.0);
+        }
+        // No regime: lambd 0, keep_prob 1, no seed, no masks; softmax: no dA2.
+        H5::Group sg = f.openGroup("softmax");
+        sg.openAttribute("lambd").read(H5::PredType::NATIVE_DOUBLE, &lambd);
+        BOOST_TEST(lambd == 0.0);
+        sg.openAttribute("keep_prob").read(H5::PredType::NATIVE_DOUBLE, keep);
+        BOOST_TEST(keep[0] == 1.0);
+        BOOST_TEST(!sg.attrExists("mask_seed"));
+        BOOST_TEST(!f.nameExists("softmax/masks"));
+        BOOST_TEST(f.nameExists("softmax/tape/dA1"));
+        BOOST_TEST(!f.nameExists("softmax/tape/dA2"));
+        BOOST_TEST(f.nameExists("softmax/tape/dZ2"));
+    }
+    std::remove(path.c_str());
 }

@@ -4,14 +4,17 @@
 //   gradcheck                                   a small default network and the seed's network
 //   gradcheck --layers 5,4,3,1 --activations relu,relu,sigmoid [--examples m] [--seed s]
 //   gradcheck --model out/model.h5 [--data DIR] [--examples m]
+//   ... [--lambd L] [--keep-prob P[,P...]] [--mask-seed S]   L2 and dropout with fixed masks
 //
 // Exit code: 0 every row passes, 1 a row fails, 2 bad input (one line "gradcheck: <message>").
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -38,6 +41,10 @@ struct Options {
     std::size_t sample = 200;
     bool allow_zero = false, json = false;
     bool examples_given = false, data_given = false;
+    double lambd = 0;
+    std::string keep_prob;  // "0.8" or "0.8,0.5"
+    std::uint32_t mask_seed = 1;
+    bool keep_given = false, mask_seed_given = false;
 };
 
 // One network with its data, ready to check.
@@ -48,6 +55,7 @@ struct Case {
     MlpSpec spec;
     Params<double> params;
     Matrix<double> X, Y;
+    gc::Regime regime;     // L2 and the fixed dropout masks (none by default)
 };
 
 std::vector<std::string> split(const std::string& s, char sep) {
@@ -77,6 +85,30 @@ std::vector<std::size_t> parse_layers(const std::string& s) {
         dims.push_back(std::size_t(v));
     }
     return dims;
+}
+
+// --keep-prob: one value or a comma list, each a number in (0, 1].
+std::vector<double> parse_keep(const std::string& s) {
+    std::vector<double> keep;
+    for (const std::string& t : split(s, ',')) {
+        std::size_t used = 0;
+        double v = 0;
+        bool ok = !t.empty() && t.find_first_of(" \t") == std::string::npos;
+        if (ok) {
+            try {
+                v = std::stod(t, &used);
+            } catch (const std::exception&) {
+                ok = false;
+            }
+        }
+        if (!ok || used != t.size())
+            throw UsageError("--keep-prob: '" + t + "' is not a number");
+        if (!(v > 0 && v <= 1))
+            throw UsageError("--keep-prob: " + t + " is not in (0, 1] (the probability of keeping "
+                             "a unit)");
+        keep.push_back(v);
+    }
+    return keep;
 }
 
 std::string describe(const MlpSpec& spec) {
@@ -110,13 +142,20 @@ void real_data(const std::string& dir, std::size_t m, Case& c) {
     c.data = std::to_string(m) + " real examples (the first of " + dir + "/train_catvnoncat.h5)";
 }
 
-// Gaussian inputs (or uniform [0,1) "pixels") and 0/1 labels, reproducible from the seed.
+// Gaussian inputs (or uniform [0,1) "pixels") and 0/1 labels (softmax output: [1,m] class indices
+// 0..K-1), reproducible from the seed.
 void random_data(std::size_t m, std::uint32_t seed, bool pixels, Case& c) {
     NumpyRandom rng(seed);
     c.X = Matrix<double>::from_shape({c.spec.dims[0], m});
     for (auto& v : c.X) v = pixels ? rng.uniform() : rng.randn();
-    c.Y = Matrix<double>::from_shape({c.spec.dims.back(), m});
-    for (auto& v : c.Y) v = rng.uniform() < 0.5 ? 0.0 : 1.0;
+    if (c.spec.softmax_output()) {
+        const std::size_t K = c.spec.dims.back();
+        c.Y = Matrix<double>::from_shape({1, m});
+        for (auto& v : c.Y) v = double(std::min(K - 1, std::size_t(rng.uniform() * double(K))));
+    } else {
+        c.Y = Matrix<double>::from_shape({c.spec.dims.back(), m});
+        for (auto& v : c.Y) v = rng.uniform() < 0.5 ? 0.0 : 1.0;
+    }
     c.data = std::to_string(m) + " random examples (" + (pixels ? "uniform [0,1)" : "gaussian") +
              " inputs, seed " + std::to_string(seed) + ")";
 }
@@ -222,15 +261,72 @@ std::string verdict(const gc::Comparison& c) {
     return c.pass ? "PASS" : "FAIL";
 }
 
+// The regime of each case: --lambd and --keep-prob, the masks drawn once for its m examples with
+// NumpyRandom(--mask-seed). A --keep-prob list must fit every network that is checked.
+void attach_regimes(const Options& o, std::vector<Case>& cases) {
+    const std::vector<double> keep = o.keep_given ? parse_keep(o.keep_prob) : std::vector<double>{};
+    for (Case& c : cases) {
+        const std::size_t hidden = c.spec.layers() - 1;
+        if (o.keep_given && hidden == 0)
+            throw UsageError("--keep-prob: " + describe(c.spec) + " has no hidden layer to drop out");
+        if (keep.size() > 1 && keep.size() != hidden)
+            throw UsageError("--keep-prob: " + std::to_string(keep.size()) + " values, but " +
+                             describe(c.spec) + " has " + std::to_string(hidden) +
+                             " hidden layers: give one value, or one per hidden layer");
+        Regularization reg;
+        reg.lambd = o.lambd;
+        reg.keep_prob = keep;
+        c.regime = gc::make_regime(c.spec, reg, c.X.shape()[1], o.mask_seed);
+    }
+}
+
 std::string fd_sample_text(const gc::CheckOptions& co) {
     return co.fd.sample == 0 ? std::string("every entry")
                              : "up to " + std::to_string(co.fd.sample) + " random entries per "
                                "tensor (seed " + std::to_string(co.fd.sample_seed) + ")";
 }
 
-void print_table(const Case& c, const gc::CheckOptions& co, const gc::Report& r) {
+std::string gnum(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
+std::string keep_text(const std::vector<double>& keep) {
+    std::string s;
+    for (std::size_t i = 0; i < keep.size(); ++i) s += (i ? "," : "") + gnum(keep[i]);
+    return s;
+}
+
+// Zeros in the masks, and mask entries.
+std::pair<std::size_t, std::size_t> dropped(const gc::Regime& r) {
+    std::size_t zeros = 0, total = 0;
+    for (const auto& d : r.masks)
+        for (double v : d) {
+            zeros += v == 0 ? 1 : 0;
+            ++total;
+        }
+    return {zeros, total};
+}
+
+void print_table(const Case& c, const Options& o, const gc::CheckOptions& co,
+                 const gc::Report& r) {
     std::printf("== %s: %s\n", c.label.c_str(), c.network.c_str());
     std::printf("   data: %s\n", c.data.c_str());
+    if (c.regime.l2())
+        std::printf("   L2: lambd %g, cost = cross-entropy + lambd/(2m)·Σ‖W_l‖²\n",
+                    c.regime.reg.lambd);
+    if (o.keep_given) {
+        const auto [zeros, total] = dropped(c.regime);
+        const std::string keep = keep_text(gc::keep_probs(c.spec, c.regime.reg));
+        if (c.regime.dropout())
+            std::printf("   dropout: keep_prob %s, mask seed %u: masks drawn once by "
+                        "draw_masks(NumpyRandom(%u)), fixed for tape, hand and FD; %zu of %zu "
+                        "entries dropped\n",
+                        keep.c_str(), o.mask_seed, o.mask_seed, zeros, total);
+        else
+            std::printf("   dropout: keep_prob %s: none\n", keep.c_str());
+    }
     std::printf("   finite differences: eps %g, %s; %zu entries evaluated, %zu excluded at relu "
                 "kinks\n",
                 co.fd.eps, fd_sample_text(co).c_str(), r.fd_evaluated(), r.fd_kinks());
@@ -317,6 +413,15 @@ void print_json(const std::vector<Case>& cases, const gc::CheckOptions& co,
         for (std::size_t i = 0; i < c.spec.activations.size(); ++i)
             o << (i ? ", " : "") << jstr(activation_name(c.spec.activations[i]));
         o << "], \"examples\": " << c.X.shape()[1] << ", \"data\": " << jstr(c.data)
+          << ", \"lambd\": " << jnum(c.regime.reg.lambd) << ", \"keep_prob\": [";
+        const std::vector<double> keep = gc::keep_probs(c.spec, c.regime.reg);
+        for (std::size_t i = 0; i < keep.size(); ++i) o << (i ? ", " : "") << jnum(keep[i]);
+        o << "], \"mask_seed\": ";
+        if (c.regime.mask_seed >= 0)
+            o << c.regime.mask_seed;
+        else
+            o << "null";
+        o << ", \"mask_dropped\": " << dropped(c.regime).first
           << ", \"eps\": " << jnum(co.fd.eps) << ", \"sample\": " << co.fd.sample
           << ", \"sample_seed\": " << co.fd.sample_seed << ", \"tol_hand\": " << jnum(co.tol_hand)
           << ", \"tol_fd\": " << jnum(co.tol_fd) << ", \"allow_zero\": " << jbool(co.allow_zero)
@@ -348,6 +453,12 @@ int run(const Options& o) {
     if (!(o.eps > 0) || !std::isfinite(o.eps)) throw UsageError("--eps must be a positive number");
     if (!(o.tol_hand >= 0) || !(o.tol_fd >= 0))
         throw UsageError("--tol-hand and --tol-fd must be non-negative numbers");
+    if (!(o.lambd >= 0) || !std::isfinite(o.lambd))
+        throw UsageError("--lambd must be a non-negative number (the L2 factor), got " +
+                         gnum(o.lambd));
+    if (o.keep_given) parse_keep(o.keep_prob);  // the values, before any file is read
+    if (o.mask_seed_given && !o.keep_given)
+        throw UsageError("--mask-seed needs --keep-prob (the masks are for dropout)");
 
     gc::CheckOptions co;
     co.fd.eps = o.eps;
@@ -358,16 +469,17 @@ int run(const Options& o) {
     co.allow_zero = o.allow_zero;
 
     // Every input is read and validated before any check runs, so bad input never costs a check.
-    const std::vector<Case> cases = build_cases(o);
+    std::vector<Case> cases = build_cases(o);
+    attach_regimes(o, cases);
     std::vector<gc::CheckResult> results;
     std::vector<gc::Report> reports;
     bool all_pass = true;
     for (const Case& c : cases) {
-        results.push_back(gc::run_check(c.spec, c.params, c.X, c.Y, co));
+        results.push_back(gc::run_check(c.spec, c.params, c.X, c.Y, co, c.regime));
         reports.push_back(results.back().report);
         all_pass = all_pass && results.back().report.pass();
         if (!o.json) {
-            print_table(c, co, results.back().report);
+            print_table(c, o, co, results.back().report);
             std::fflush(stdout);
         }
     }
@@ -397,7 +509,8 @@ int main(int argc, char** argv) {
     Options o;
     app.add_option("--layers", o.layers, "layer sizes n_x,n_1,...,n_L, e.g. 5,4,3,1 (random data)");
     app.add_option("--activations", o.activations,
-                   "one per layer, relu or sigmoid, the last sigmoid (default: relu...,sigmoid)");
+                   "one per layer: hidden relu, sigmoid or tanh; the output sigmoid or softmax "
+                   "(default: relu...,sigmoid)");
     auto* ex = app.add_option("--examples", o.examples,
                               "examples m (default: 10 random; 8 for the seed's network; the whole "
                               "training set for --model)");
@@ -413,6 +526,14 @@ int main(int argc, char** argv) {
     app.add_option("--tol-hand", o.tol_hand, "threshold, tape vs hand (default 1e-12)");
     app.add_option("--tol-fd", o.tol_fd, "threshold, tape vs finite differences (default 2e-7)");
     app.add_flag("--allow-zero", o.allow_zero, "let rows where both gradients are zero pass");
+    app.add_option("--lambd", o.lambd,
+                   "L2 factor: cost = cross-entropy + lambd/(2m)·Σ‖W‖² (default 0, >= 0)");
+    auto* keep = app.add_option("--keep-prob", o.keep_prob,
+                                "dropout after the hidden layers: one keep probability or one per "
+                                "hidden layer, comma separated, each in (0,1]");
+    auto* mseed = app.add_option("--mask-seed", o.mask_seed,
+                                 "the dropout masks are drawn once with NumpyRandom(S) and held "
+                                 "fixed (default 1)");
     app.add_flag("--json", o.json, "print the results as JSON");
     app.add_option("--dump", o.dump, "write every gradient (tape, hand, FD) to this HDF5 file");
     try {
@@ -426,6 +547,8 @@ int main(int argc, char** argv) {
     }
     o.examples_given = ex->count() > 0;
     o.data_given = data->count() > 0;
+    o.keep_given = keep->count() > 0;
+    o.mask_seed_given = mseed->count() > 0;
     try {
         return run(o);
     } catch (const std::exception& e) {

@@ -8,6 +8,17 @@
 // Never a vacuous pass: two all-zero gradients are reported as zero and fail unless allow_zero;
 // a comparison over no entries at all fails. Finite differences are not taken where they straddle
 // relu's kink: such entries are excluded and counted.
+//
+// Hidden layers may be relu, sigmoid or tanh; the output sigmoid (binary cross-entropy) or softmax
+// (softmax cross-entropy). A softmax network is recorded with the fused softmax_ce on Z_L, so the
+// tape has no dA_L: its check has no dA_L row (4L − 1 rows instead of 4L).
+//
+// A Regime adds the L2 penalty and dropout with fixed masks to all three sources alike: the
+// cost is cross-entropy + lambd/(2m)·Σ_l ‖W_l‖², and layer l+1 reads A_l ⊙ D_l with the same D_l
+// in the tape, the hand formulas and every finite-difference evaluation. With dropout after layer
+// l, the dA_l row compares the gradient with respect to A_l itself, the activation before the
+// mask: (W_{l+1}ᵀ dZ_{l+1}) ⊙ D_l / m (the tape's A(l) node; the seed's dA_l after its
+// "dA = dA * D / keep_prob" step, which is inside D_l here), not the gradient of A_l ⊙ D_l.
 
 #include <cstdint>
 #include <string>
@@ -37,19 +48,55 @@ Comparison compare(const Matrix<double>& g1, const Matrix<double>& g2, double th
 Comparison compare(const Matrix<double>& g1, const Matrix<double>& g2,
                    const Matrix<std::uint8_t>& mask, double threshold, bool allow_zero = false);
 
+// ---- L2 and dropout ---------------------------------------------------------------------------
+
+// What the network is checked with besides its parameters and data. The default: neither.
+struct Regime {
+    // lambd >= 0 and keep_prob exactly as Mlp takes them (empty, one value, or one per hidden
+    // layer, each in (0, 1]).
+    Regularization reg;
+    // The fixed dropout masks, indexed by layer like the gradients: masks[l] = D_l [n_l, m] for
+    // each hidden layer l with keep_prob(l) < 1 (values 0 or 1/keep as draw_masks makes them, but
+    // any fixed values are checked alike); every other entry empty. Empty vector: no dropout,
+    // which requires every keep_prob to be 1.
+    std::vector<Matrix<double>> masks;
+    // The NumpyRandom seed the masks came from (make_regime), for reports and the dump; -1 when
+    // they came from elsewhere or there are none.
+    std::int64_t mask_seed = -1;
+
+    bool l2() const { return reg.lambd > 0; }
+    bool dropout() const;  // at least one mask
+};
+
+// keep_prob per hidden layer (L − 1 values), expanded and validated as Mlp does (UsageError).
+std::vector<double> keep_probs(const MlpSpec& spec, const Regularization& reg);
+
+// A regime whose masks are drawn once, as Mlp::draw_masks(NumpyRandom(mask_seed)) draws them for
+// a batch of m examples. Validates reg (UsageError).
+Regime make_regime(const MlpSpec& spec, const Regularization& reg, std::size_t m,
+                   std::uint32_t mask_seed);
+
+// Throws UsageError / ShapeError unless `regime` fits the network and m examples: a valid reg,
+// and a mask of shape [n_l, m] exactly where keep_prob(l) < 1.
+void check_regime(const MlpSpec& spec, const Regime& regime, std::size_t m);
+
 // ---- the three sources of gradients -----------------------------------------------------------
 
-// Gradients of the cost, index l = 1..L (entry 0 is empty): dW_l, db_l, dZ_l, dA_l.
+// Gradients of the cost, index l = 1..L (entry 0 is empty): dW_l, db_l, dZ_l, dA_l. dA_L is empty
+// for a softmax output (see above).
 struct Gradients {
     std::vector<Matrix<double>> dW, db, dZ, dA;
 };
 
-// The tape's reverse pass (Mlp<double> with LossForm::separate, so dA_L is the seed's quantity).
+// The tape's reverse pass: Mlp<double> recorded with LossForm::separate for a sigmoid output (so
+// dA_L is the seed's quantity; softmax: the fused softmax_ce), the regime's lambd and keep_prob,
+// its masks set into the mask nodes and a forward pass before the backward one.
 Gradients tape_gradients(const MlpSpec& spec, const Params<double>& params, const Matrix<double>& X,
-                         const Matrix<double>& Y);
-// The seed's hand-derived formulas (reference::propagate), dA and dZ divided by m.
+                         const Matrix<double>& Y, const Regime& regime = {});
+// The seed's hand-derived formulas (reference::propagate with the regime's lambd and masks), dA
+// and dZ divided by m.
 Gradients hand_gradients(const MlpSpec& spec, const Params<double>& params, const Matrix<double>& X,
-                         const Matrix<double>& Y);
+                         const Matrix<double>& Y, const Regime& regime = {});
 
 // What happened to each entry of a parameter in the finite-difference pass.
 enum class FdStatus : std::uint8_t {
@@ -82,11 +129,15 @@ struct FdOptions {
     double kink_tol = -1;
 };
 
-// Centered differences of the cost. Replays one recorded tape: each evaluation sets the entry with
-// leaf_value, re-runs forward() and reads the cost, then the entry is restored exactly.
+// Centered differences of the cost — cross-entropy plus the regime's L2 penalty, with its masks
+// held fixed. Replays one recorded tape: each evaluation sets the entry with leaf_value, re-runs
+// forward() and reads A_L, then the entry is restored exactly. The cross-entropy is recomputed
+// from A_L and Y per entry (sigmoid) or per column (softmax) and differenced entry by entry before
+// summing; the penalty's difference is lambd/(2m)·(w₊² − w₋²) of the perturbed weight, as every
+// other term of Σ‖W‖² is bit for bit the same at both points.
 FdGradients finite_differences(const MlpSpec& spec, const Params<double>& params,
                                const Matrix<double>& X, const Matrix<double>& Y,
-                               const FdOptions& options = {});
+                               const FdOptions& options = {}, const Regime& regime = {});
 
 // ---- the whole check --------------------------------------------------------------------------
 
@@ -113,7 +164,7 @@ struct CheckOptions {
 };
 
 struct Report {
-    std::vector<Row> rows;  // dW1, db1, dZ1, dA1, dW2, ..., dA_L
+    std::vector<Row> rows;  // dW1, db1, dZ1, dA1, dW2, ..., dA_L (no dA_L for softmax outputs)
     bool pass() const;
     std::size_t fd_evaluated() const;
     std::size_t fd_kinks() const;
@@ -122,6 +173,8 @@ struct Report {
 };
 
 // Compares the three sets. `hand` may be any set of gradients (e.g. a deliberately wrong formula).
+// A dA_L that is empty in both the tape and the hand set (softmax outputs) gives no row; any other
+// shape difference is a ShapeError.
 Report compare_all(const Gradients& tape, const Gradients& hand, const FdGradients& fd,
                    const CheckOptions& options);
 
@@ -129,15 +182,21 @@ struct CheckResult {
     Gradients tape, hand;
     FdGradients fd;
     Report report;
+    Regime regime;  // what the three were computed with
 };
 
-// Computes tape, hand and FD gradients for the network and compares them.
+// Computes tape, hand and FD gradients for the network (with the regime's L2 and masks) and
+// compares them. Checks the regime first (check_regime).
 CheckResult run_check(const MlpSpec& spec, const Params<double>& params, const Matrix<double>& X,
-                      const Matrix<double>& Y, const CheckOptions& options = {});
+                      const Matrix<double>& Y, const CheckOptions& options = {},
+                      const Regime& regime = {});
 
 // Writes every gradient to HDF5, atomically (a temporary file in the same directory, then rename).
 // One group per check, named by `labels`: <label>/{tape,hand}/{dW,db,dZ,dA}<l>, <label>/fd/{dW,db}<l>
-// (NaN where not evaluated) and <label>/fd_status/{dW,db}<l> (FdStatus as uint8).
+// (NaN where not evaluated) and <label>/fd_status/{dW,db}<l> (FdStatus as uint8); a softmax
+// network has no dA<L>. The regime: attributes lambd (double), keep_prob (double per hidden
+// layer, 1 without dropout) and, when known, mask_seed (int64) on <label>, and the masks as
+// <label>/masks/D<l>.
 void write_dump(const std::string& path, const std::vector<std::string>& labels,
                 const std::vector<const CheckResult*>& results);
 
