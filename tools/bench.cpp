@@ -137,9 +137,9 @@ int main(int argc, char** argv) {
     std::string classifier = (self_dir.parent_path() / "models" / "cat_classifier").string();
     bool no_peers = false, quick = false;
     app.add_option("--iterations", iters, "timed training steps per W1 measurement")
-        ->check(CLI::PositiveNumber);
+        ->check(CLI::Range(1, 1000000));
     app.add_option("--threads", threads, "threads for the main measurements")
-        ->check(CLI::PositiveNumber);
+        ->check(CLI::Range(1, 1024));
     app.add_option("--data", data_opt, "cat/non-cat dataset directory (else synthetic data)");
     app.add_option("--python", python, "python with numpy and h5py, for the seed program");
     app.add_option("--seed-script", seed_script, "the seed NumPy program");
@@ -147,7 +147,14 @@ int main(int argc, char** argv) {
     app.add_option("--classifier", classifier, "cat_classifier, for its peak memory");
     app.add_flag("--no-peers", no_peers, "time xgrad only");
     app.add_flag("--quick", quick, "fewer iterations and no scaling sweeps");
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::cerr << "xgrad_bench: " << e.what() << " (see --help)\n";
+        return 2;
+    }
     if (quick) iters = std::max(10, iters / 5);
 
     try {

@@ -108,9 +108,16 @@ int main(int argc, char** argv) {
     int iters = 100;
     std::string data_opt;
     app.add_option("--iterations", iters, "timed training steps per W1 measurement")
-        ->check(CLI::PositiveNumber);
+        ->check(CLI::Range(1, 1000000));
     app.add_option("--data", data_opt, "cat/non-cat dataset directory (else synthetic data)");
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::cerr << "xgrad_bench_torch: " << e.what() << " (see --help)\n";
+        return 2;
+    }
     try {
         using namespace xgrad;
         const MlpSpec w1({12288, 20, 7, 5, 1}, {"relu", "relu", "relu", "sigmoid"});
