@@ -73,6 +73,19 @@ template <class T>
 void save_model(const std::string& path, const MlpSpec& spec, const Params<T>& params,
                 double learning_rate, long long iterations, std::uint32_t seed, double final_cost,
                 const ModelInfo& info);
+// Reads a model written by save_model. Every damage is a DataError naming the file (and the
+// dataset or attribute): a missing or malformed attribute, weights whose shapes do not match
+// layers_dims (the architecture), a NaN or Inf weight, a truncated or corrupted file.
 ModelFile load_model(const std::string& path);
+
+// ================================== images (lib/image.cpp, stb_image) ==========================
+// Reads a JPEG, PNG or BMP image, converts it to `channels` (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA)
+// and resizes it to height x width (stb_image_resize's default filter; an image that already has
+// that size is used as is). Returns height·width·channels bytes in C order (row, column, channel),
+// the layout of one image of an ImageSet. A missing, unreadable, damaged or absurdly large image
+// is a DataError naming the file and stb_image's reason; a bad requested size is a UsageError.
+// Safe to call from several threads (decoding is serialised).
+std::vector<std::uint8_t> load_image(const std::string& path, std::size_t height,
+                                     std::size_t width, std::size_t channels);
 
 }  // namespace xgrad::io

@@ -1,0 +1,968 @@
+#define BOOST_TEST_MODULE damaged
+#include <boost/test/unit_test.hpp>
+
+// Issue 7 (reliability): a generated corpus of damaged files runs through the loaders. Each file
+// either loads valid data or gives a clear error (a DataError/ShapeError/UsageError, one line,
+// naming the file); nothing crashes, hangs, throws anything else or prints on its own.
+//
+// The test writes small valid files itself (a dataset in the catvnoncat layout with the HDF5 C++
+// API, models with io::save_model, PNG/JPEG/BMP with stb_image_write), then damages copies of
+// them with a fixed seed: truncation at random offsets, 1/8/64 random bit flips, zero-filled
+// ranges, plus hand-made files of wrong types, ranks, shapes and values. Every file is loaded in
+// a forked child, so that a crash (a signal), a hang (SIGALRM after 10 s) or an abort is counted
+// instead of ending the test. The child reports through its exit code:
+//   0 loaded valid data, 2 clear error, 3 loaded data that is not valid, 4 other exception,
+//   6 error message not naming the file or not one line
+// and anything the loader printed to stderr (HDF5's error stack, say) is a failure too.
+
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#include <stb/stb_image_write.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <iomanip>
+#include <limits>
+#include <map>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <H5Cpp.h>
+
+#include "xgrad/io.hpp"
+
+#ifndef XGRAD_DEFAULT_DATA_DIR
+#define XGRAD_DEFAULT_DATA_DIR ""
+#endif
+
+using namespace xgrad;
+namespace fs = std::filesystem;
+
+#if defined(__SANITIZE_ADDRESS__)
+// The sanitizer build (-DXGRAD_SANITIZE=ON): RLIMIT_AS cannot work under ASan, whose shadow memory
+// is mapped up front, so its allocator enforces the 4 GiB instead: a bigger allocation stops the
+// child with an allocation-size-too-big report, a failure as the bad_alloc is in the normal build.
+// allocator_may_return_null: HDF5 mallocs damaged sizes (17 GB for a flipped object header
+// chunk size) and handles the NULL with an error, as the normal build's malloc returns NULL;
+// a too-big operator new (the loaders' own allocations) still stops the child with a report.
+extern "C" const char* __asan_default_options() {
+    return "max_allocation_size_mb=4096:allocator_may_return_null=1";
+}
+#endif
+
+namespace {
+
+using Bytes = std::vector<unsigned char>;
+
+// ---- the loaders under test ---------------------------------------------------------------------
+
+enum class Loader { dataset, model, image };
+const char* loader_name(Loader l) {
+    switch (l) {
+        case Loader::dataset: return "io::load_image_set";
+        case Loader::model: return "io::load_model";
+        case Loader::image: return "io::load_image";
+    }
+    return "?";
+}
+
+// The size images are read at: small, and different from every base image (so resizing runs).
+constexpr std::size_t kImgH = 8, kImgW = 8, kImgC = 3;
+
+// Loaded data is "valid" when it keeps every promise the loader documents.
+bool valid_set(const io::ImageSet<double>& s) {
+    const std::size_t n_x = s.height * s.width * s.channels;
+    if (n_x == 0 || s.X.shape()[0] != n_x) return false;
+    const std::size_t m = s.X.shape()[1];
+    if (m == 0 || s.Y.shape()[0] != 1 || s.Y.shape()[1] != m) return false;
+    if (s.pixels.size() != m * n_x || s.classes.size() < 2) return false;
+    for (double v : s.X)
+        if (!(v >= 0 && v <= 1)) return false;
+    for (double v : s.Y)
+        if (v != 0 && v != 1) return false;
+    return true;
+}
+
+bool valid_model(const io::ModelFile& mf) {
+    const std::size_t L = mf.spec.layers();
+    if (L == 0 || mf.spec.dims.size() != L + 1) return false;
+    if (mf.params.W.size() != L || mf.params.b.size() != L) return false;
+    if (mf.dtype != "f32" && mf.dtype != "f64") return false;
+    for (std::size_t l = 1; l <= L; ++l) {
+        const auto& W = mf.params.W[l - 1];
+        const auto& b = mf.params.b[l - 1];
+        if (W.shape()[0] != mf.spec.dims[l] || W.shape()[1] != mf.spec.dims[l - 1]) return false;
+        if (b.shape()[0] != mf.spec.dims[l] || b.shape()[1] != 1) return false;
+        for (double v : W)
+            if (!std::isfinite(v)) return false;
+        for (double v : b)
+            if (!std::isfinite(v)) return false;
+    }
+    if (!mf.image_shape.empty()) {
+        if (mf.image_shape.size() != 3) return false;
+        if (mf.image_shape[0] * mf.image_shape[1] * mf.image_shape[2] != mf.spec.dims[0]) return false;
+    }
+    return true;
+}
+
+// What the child reports.
+enum Code : int { kLoaded = 0, kClearError = 2, kInvalidData = 3, kOtherException = 4, kUnclear = 6 };
+
+// Runs in the child: the loader on a new thread (HDF5 keeps its error-printing switch per thread,
+// so a loader must silence it on whatever thread calls it), the message written to `out_fd`.
+int child_load(Loader loader, const std::string& path, int out_fd) {
+    int code = kOtherException;
+    std::string msg;
+    std::thread t([&] {
+        try {
+            bool ok = false;
+            switch (loader) {
+                case Loader::dataset:
+                    ok = valid_set(io::load_image_set<double>(path, "train_set_x", "train_set_y"));
+                    break;
+                case Loader::model: ok = valid_model(io::load_model(path)); break;
+                case Loader::image:
+                    ok = io::load_image(path, kImgH, kImgW, kImgC).size() == kImgH * kImgW * kImgC;
+                    break;
+            }
+            code = ok ? kLoaded : kInvalidData;
+            msg = ok ? "" : "loaded data that is not valid";
+        } catch (const DataError& e) {
+            msg = e.what();
+            code = kClearError;
+        } catch (const ShapeError& e) {
+            msg = e.what();
+            code = kClearError;
+        } catch (const UsageError& e) {
+            msg = e.what();
+            code = kClearError;
+        } catch (const std::exception& e) {
+            msg = std::string("other exception: ") + e.what();
+            code = kOtherException;
+        } catch (...) {
+            msg = "an exception not derived from std::exception";
+            code = kOtherException;
+        }
+        if (code == kClearError &&
+            (msg.find(path) == std::string::npos || msg.find('\n') != std::string::npos))
+            code = kUnclear;
+    });
+    t.join();
+    std::size_t off = 0;
+    while (off < msg.size()) {
+        const ssize_t n = ::write(out_fd, msg.data() + off, msg.size() - off);
+        if (n <= 0) break;
+        off += std::size_t(n);
+    }
+    return code;
+}
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+constexpr unsigned kChildSeconds = 10;
+
+struct Outcome {
+    enum Kind { loaded, clear_error, failure } kind = failure;
+    std::string detail;  // the error message, or what went wrong
+};
+
+// Loads `path` with `loader` in a forked child and classifies what happened.
+Outcome run_in_child(Loader loader, const std::string& path, const fs::path& scratch) {
+    const std::string out_file = (scratch / "child.out").string();
+    const std::string err_file = (scratch / "child.err").string();
+    std::fflush(nullptr);
+    std::cout.flush();
+    std::cerr.flush();
+    const pid_t pid = ::fork();
+    if (pid < 0) return {Outcome::failure, "fork failed"};
+    if (pid == 0) {
+        // Boost.Test's signal handlers were inherited: the child must die of its signals.
+        for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGALRM, SIGTRAP, SIGSYS, SIGPIPE})
+            std::signal(sig, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        const int out = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        const int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (out < 0 || err < 0 || ::dup2(err, 2) < 0) ::_exit(120);
+        // A damaged size must not be able to take the machine's memory: past 4 GiB of address
+        // space an allocation fails (and is reported as an "other exception") instead.
+#if !defined(__SANITIZE_ADDRESS__)  // ASan maps terabytes of shadow: see __asan_default_options
+        const rlimit as{rlim_t(4) << 30, rlim_t(4) << 30};
+        ::setrlimit(RLIMIT_AS, &as);
+#endif
+        ::alarm(kChildSeconds);
+        const int code = child_load(loader, path, out);
+        ::_exit(code);  // no atexit handlers, no flushing of the parent's buffers
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    const std::string msg = slurp(out_file);
+    const std::string noise = slurp(err_file);
+    Outcome o;
+    if (WIFSIGNALED(status)) {
+        const int sig = WTERMSIG(status);
+        o.detail = sig == SIGALRM ? "hung: killed after " + std::to_string(kChildSeconds) + " s"
+                                  : std::string("crashed: signal ") + std::to_string(sig) + " (" +
+                                        strsignal(sig) + ")";
+        return o;
+    }
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (!noise.empty()) {
+        o.detail = "printed to stderr (exit " + std::to_string(code) + "): " + noise.substr(0, 400);
+        return o;
+    }
+    switch (code) {
+        case kLoaded: o.kind = Outcome::loaded; break;
+        case kClearError: o.kind = Outcome::clear_error; o.detail = msg; break;
+        case kInvalidData: o.detail = "loaded invalid data"; break;
+        case kOtherException: o.detail = msg; break;
+        case kUnclear: o.detail = "unclear message (no file name, or several lines): " + msg; break;
+        default: o.detail = "exit " + std::to_string(code) + ": " + msg; break;
+    }
+    return o;
+}
+
+// ---- bytes and damage ---------------------------------------------------------------------------
+
+Bytes read_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void write_bytes(const std::string& path, const Bytes& b) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
+}
+
+// std::mt19937_64 is specified bit for bit; `below` avoids the distributions, which are not.
+struct Rng {
+    std::mt19937_64 g;
+    explicit Rng(std::uint64_t seed) : g(seed) {}
+    std::size_t below(std::size_t n) { return n ? std::size_t(g() % n) : 0; }
+};
+
+Bytes truncated(const Bytes& b, std::size_t keep) { return Bytes(b.begin(), b.begin() + long(keep)); }
+
+Bytes flipped(Bytes b, int flips, Rng& rng) {
+    for (int i = 0; i < flips; ++i) b[rng.below(b.size())] ^= std::uint8_t(1u << rng.below(8));
+    return b;
+}
+
+Bytes zeroed(Bytes b, std::size_t from, std::size_t len) {
+    for (std::size_t i = from; i < std::min(b.size(), from + len); ++i) b[i] = 0;
+    return b;
+}
+
+// ---- valid base files ---------------------------------------------------------------------------
+
+// A dataset file in the catvnoncat layout (as h5py wrote it: contiguous uint8 images [m,h,w,c],
+// int64 labels [m], 7-byte fixed strings list_classes), with knobs for the wrong variants.
+struct SetSpec {
+    std::vector<hsize_t> x_dims{5, 6, 5, 3};
+    const H5::DataType* x_type = &H5::PredType::STD_U8LE;
+    std::vector<hsize_t> y_dims{5};
+    const H5::DataType* y_type = &H5::PredType::STD_I64LE;
+    std::vector<long long> y{1, 0, 1, 1, 0};
+    enum class Classes { fixed, vlen, ints, one, none } classes = Classes::fixed;
+    bool with_x = true, with_y = true;
+    bool write_x = true;     // false: the dataset exists but its data was never written
+    bool chunked = false;    // chunked + deflate instead of contiguous
+    bool x_scalar = false;   // a scalar dataspace instead of [m,h,w,c]
+    bool x_null = false;     // an H5S_NULL dataspace
+    bool x_compound = false;
+};
+
+std::uint8_t pixel(std::size_t k) { return std::uint8_t((k * 37 + 11) % 256); }
+
+void write_set(const std::string& path, const SetSpec& s) {
+    H5::H5File f(path, H5F_ACC_TRUNC);
+    if (s.with_x) {
+        H5::DSetCreatPropList pl;
+        if (s.chunked && !s.x_scalar && !s.x_null) {
+            std::vector<hsize_t> chunk = s.x_dims;
+            chunk[0] = 1;
+            for (auto& c : chunk) c = std::max<hsize_t>(1, std::min<hsize_t>(c, 64));
+            pl.setChunk(int(chunk.size()), chunk.data());
+            pl.setDeflate(6);
+        }
+        const H5::DataSpace sp = s.x_null     ? H5::DataSpace(H5S_NULL)
+                                 : s.x_scalar ? H5::DataSpace(H5S_SCALAR)
+                                              : H5::DataSpace(int(s.x_dims.size()), s.x_dims.data());
+        std::size_t n = 1;
+        if (!s.x_scalar && !s.x_null)
+            for (auto d : s.x_dims) n *= std::size_t(d);
+        if (s.x_compound) {
+            H5::CompType t(std::size_t(2));
+            t.insertMember("a", 0, H5::PredType::NATIVE_UINT8);
+            t.insertMember("b", 1, H5::PredType::NATIVE_UINT8);
+            H5::DataSet d = f.createDataSet("train_set_x", t, sp, pl);
+            if (s.write_x) {
+                std::vector<std::uint8_t> v(2 * n, 7);
+                d.write(v.data(), t);
+            }
+        } else {
+            H5::DataSet d = f.createDataSet("train_set_x", *s.x_type, sp, pl);
+            if (s.write_x && !s.x_null) {
+                std::vector<double> v(n);
+                for (std::size_t k = 0; k < n; ++k) v[k] = pixel(k);
+                d.write(v.data(), H5::PredType::NATIVE_DOUBLE);
+            }
+        }
+    }
+    if (s.with_y) {
+        H5::DataSet d = f.createDataSet("train_set_y", *s.y_type,
+                                        H5::DataSpace(int(s.y_dims.size()), s.y_dims.data()));
+        std::size_t n = 1;
+        for (auto v : s.y_dims) n *= std::size_t(v);
+        std::vector<long long> y(n, 0);
+        for (std::size_t i = 0; i < n && i < s.y.size(); ++i) y[i] = s.y[i];
+        d.write(y.data(), H5::PredType::NATIVE_LLONG);
+    }
+    using C = SetSpec::Classes;
+    if (s.classes == C::fixed || s.classes == C::one) {
+        const std::string names = std::string("non-cat") + std::string("cat\0\0\0\0", 7);
+        const H5::StrType t(H5::PredType::C_S1, 7);
+        const hsize_t n = s.classes == C::one ? 1 : 2;
+        f.createDataSet("list_classes", t, H5::DataSpace(1, &n)).write(names.data(), t);
+    } else if (s.classes == C::vlen) {
+        const H5::StrType t(H5::PredType::C_S1, H5T_VARIABLE);
+        const char* names[2] = {"non-cat", "cat"};
+        const hsize_t n = 2;
+        f.createDataSet("list_classes", t, H5::DataSpace(1, &n)).write(names, t);
+    } else if (s.classes == C::ints) {
+        const int v[2] = {0, 1};
+        const hsize_t n = 2;
+        f.createDataSet("list_classes", H5::PredType::STD_I32LE, H5::DataSpace(1, &n))
+            .write(v, H5::PredType::NATIVE_INT);
+    }
+}
+
+// The base model: 48 inputs (a 4x4x3 image), two hidden layers, a sigmoid output.
+const MlpSpec& base_spec() {
+    static const MlpSpec spec({48, 5, 3, 1}, std::vector<std::string>{"relu", "tanh", "sigmoid"});
+    return spec;
+}
+
+template <class T>
+void write_model(const std::string& path) {
+    io::ModelInfo info;
+    info.image_shape = {4, 4, 3};
+    info.classes = {"non-cat", "cat"};
+    info.numbers = {{"lambd", 0.7}, {"keep_prob", 0.86}};
+    info.texts = {{"optimizer", "adam"}};
+    io::save_model(path, base_spec(), he_init<T>(base_spec(), 5), 0.0075, 2500, 3u, 0.125, info);
+}
+
+// Edits a copy of a valid model in place with the HDF5 C++ API (the wrong-type/shape variants).
+void edit_model(const std::string& path, const std::function<void(H5::H5File&, H5::Group&)>& edit) {
+    H5::H5File f(path, H5F_ACC_RDWR);
+    H5::Group root = f.openGroup("/");
+    edit(f, root);
+}
+
+void replace_attr(H5::Group& g, const char* name, const H5::DataType& t, const H5::DataSpace& sp,
+                  const H5::DataType& mem, const void* data) {
+    if (g.attrExists(name)) g.removeAttr(name);
+    g.createAttribute(name, t, sp).write(mem, data);
+}
+
+void replace_dataset(H5::H5File& f, const std::string& name, const H5::DataType& t,
+                     const H5::DataSpace& sp, const std::vector<double>& values,
+                     const H5::DSetCreatPropList& pl = H5::DSetCreatPropList::DEFAULT) {
+    if (f.nameExists(name)) f.unlink(name);
+    H5::DataSet d = f.createDataSet(name, t, sp, pl);
+    if (!values.empty()) d.write(values.data(), H5::PredType::NATIVE_DOUBLE);
+}
+
+// One value of a stored weight set to v (NaN, Inf).
+void poison(H5::H5File& f, const std::string& name, std::size_t index, double v) {
+    H5::DataSet d = f.openDataSet(name);
+    const H5::DataSpace sp = d.getSpace();
+    std::vector<double> all(std::size_t(sp.getSimpleExtentNpoints()));
+    d.read(all.data(), H5::PredType::NATIVE_DOUBLE);
+    all.at(index) = v;
+    d.write(all.data(), H5::PredType::NATIVE_DOUBLE);
+}
+
+// Images: a deterministic colourful pattern.
+Bytes pattern(int w, int h, int c) {
+    Bytes px(std::size_t(w) * h * c);
+    for (std::size_t i = 0; i < px.size(); ++i) px[i] = std::uint8_t((i * 29 + (i / 7) * 13) % 256);
+    return px;
+}
+
+void append_to(void* ctx, void* data, int size) {
+    auto* b = static_cast<Bytes*>(ctx);
+    b->insert(b->end(), static_cast<unsigned char*>(data), static_cast<unsigned char*>(data) + size);
+}
+
+Bytes png(int w, int h, int c) {
+    Bytes out;
+    const Bytes px = pattern(w, h, c);
+    BOOST_REQUIRE(stbi_write_png_to_func(append_to, &out, w, h, c, px.data(), w * c) != 0);
+    return out;
+}
+Bytes jpeg(int w, int h, int c, int quality) {
+    Bytes out;
+    const Bytes px = pattern(w, h, c);
+    BOOST_REQUIRE(stbi_write_jpg_to_func(append_to, &out, w, h, c, px.data(), quality) != 0);
+    return out;
+}
+Bytes bmp(int w, int h, int c) {
+    Bytes out;
+    const Bytes px = pattern(w, h, c);
+    BOOST_REQUIRE(stbi_write_bmp_to_func(append_to, &out, w, h, c, px.data()) != 0);
+    return out;
+}
+
+// Big-endian 32-bit store (PNG header fields).
+void put_be32(Bytes& b, std::size_t at, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) b.at(at + std::size_t(i)) = std::uint8_t(v >> (24 - 8 * i));
+}
+
+// ---- the corpus ---------------------------------------------------------------------------------
+
+struct Tally {
+    int loaded = 0, clear = 0, failed = 0;
+    int total() const { return loaded + clear + failed; }
+};
+
+struct Corpus {
+    fs::path dir;
+    int scale = 1;  // multiplies the random damage (XGRAD_DAMAGED_SCALE, for long fuzzing runs)
+    int serial = 0;
+    std::map<std::string, Tally> tally;  // by kind
+    std::vector<std::string> kinds;      // first-seen order, for the table
+    std::vector<std::string> failures;
+    std::vector<std::string> examples;   // one error message per kind, for the log
+
+    std::string name(const std::string& kind, const std::string& ext) {
+        std::string k = kind;
+        std::replace(k.begin(), k.end(), '/', '_');
+        std::ostringstream s;
+        s << std::setw(4) << std::setfill('0') << serial++ << "_" << k << ext;
+        return (dir / s.str()).string();
+    }
+
+    // Loads the file at `path` in a child; counts the outcome under `kind`.
+    void check(const std::string& kind, Loader loader, const std::string& path) {
+        if (!tally.count(kind)) kinds.push_back(kind);
+        Tally& t = tally[kind];
+        const bool first_error = t.clear == 0;
+        const auto start = std::chrono::steady_clock::now();
+        const Outcome o = run_in_child(loader, path, dir);
+        const double secs =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (secs > 1) std::cout << "slow (" << secs << " s): " << kind << " " << path << "\n";
+        switch (o.kind) {
+            case Outcome::loaded: ++t.loaded; break;
+            case Outcome::clear_error:
+                ++t.clear;
+                if (first_error) examples.push_back(kind + ": " + o.detail);
+                break;
+            case Outcome::failure:
+                ++t.failed;
+                failures.push_back(kind + " " + path + " (" + loader_name(loader) + "): " + o.detail);
+                break;
+        }
+    }
+
+    void file(const std::string& kind, Loader loader, const Bytes& bytes, const std::string& ext) {
+        const std::string path = name(kind, ext);
+        write_bytes(path, bytes);
+        check(kind, loader, path);
+    }
+
+    // The standard damage of one valid file: `n_trunc` truncations at random offsets, flips of
+    // 1, 8 and 64 bits, zero-filled ranges.
+    void damage(const std::string& prefix, Loader loader, const Bytes& base, const std::string& ext,
+                Rng& rng, int n_trunc, int n_flip1, int n_flip8, int n_flip64, int n_zero) {
+        n_trunc *= scale, n_flip1 *= scale, n_flip8 *= scale, n_flip64 *= scale, n_zero *= scale;
+        for (int i = 0; i < n_trunc; ++i)
+            file(prefix + "/truncated", loader, truncated(base, 1 + rng.below(base.size() - 1)), ext);
+        for (int i = 0; i < n_flip1; ++i) file(prefix + "/flip1", loader, flipped(base, 1, rng), ext);
+        for (int i = 0; i < n_flip8; ++i) file(prefix + "/flip8", loader, flipped(base, 8, rng), ext);
+        for (int i = 0; i < n_flip64; ++i)
+            file(prefix + "/flip64", loader, flipped(base, 64, rng), ext);
+        for (int i = 0; i < n_zero; ++i) {
+            const std::size_t len = 1 + rng.below(std::min<std::size_t>(base.size() / 4, 512));
+            file(prefix + "/zeroed", loader, zeroed(base, rng.below(base.size()), len), ext);
+        }
+    }
+};
+
+struct TempDir {
+    fs::path path;
+    bool keep = false;
+    TempDir() {
+        char tmpl[] = "/tmp/xgrad_test_damaged_XXXXXX";
+        path = ::mkdtemp(tmpl);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        if (!keep) fs::remove_all(path, ec);
+    }
+};
+
+}  // namespace
+
+void run_corpus();
+
+BOOST_AUTO_TEST_CASE(damaged_files_load_or_fail_clearly) {
+    // H5::Exception is not a std::exception: say what the test's own HDF5 writing failed at
+    try {
+        run_corpus();
+    } catch (const H5::Exception& e) {
+        BOOST_FAIL("HDF5 error while writing the corpus: " + e.getFuncName() + ": " + e.getDetailMsg());
+    }
+}
+
+void run_corpus() {
+    const auto t0 = std::chrono::steady_clock::now();
+    TempDir tmp;
+    Corpus c;
+    c.dir = tmp.path;
+    // The corpus is fixed: seed 20240607, scale 1. Longer fuzzing runs can change both, e.g.
+    // XGRAD_DAMAGED_SCALE=30 XGRAD_DAMAGED_SEED=7 tests/test_damaged (a failing corpus is kept,
+    // any corpus with XGRAD_DAMAGED_KEEP=1).
+    std::uint64_t seed = 20240607;
+    if (const char* e = std::getenv("XGRAD_DAMAGED_SEED")) seed = std::strtoull(e, nullptr, 10);
+    if (const char* e = std::getenv("XGRAD_DAMAGED_SCALE")) c.scale = std::max(1, std::atoi(e));
+    if (seed != 20240607 || c.scale != 1)
+        std::cout << "damaged corpus with seed " << seed << ", scale " << c.scale << "\n";
+    Rng rng(seed);
+    H5::Exception::dontPrint();  // the test's own HDF5 writes
+
+    // ---------------------------------------------------------------- datasets
+    {
+        const std::string base_path = (tmp.path / "base_set.h5").string();
+        write_set(base_path, SetSpec{});
+        c.check("dataset/valid", Loader::dataset, base_path);
+        const Bytes base = read_bytes(base_path);
+        c.damage("dataset", Loader::dataset, base, ".h5", rng, 30, 25, 20, 15, 15);
+
+        SetSpec chunked;
+        chunked.chunked = true;
+        const std::string chunked_path = (tmp.path / "base_set_chunked.h5").string();
+        write_set(chunked_path, chunked);
+        c.check("dataset/valid", Loader::dataset, chunked_path);
+        c.damage("dataset-chunked", Loader::dataset, read_bytes(chunked_path), ".h5", rng, 10, 10,
+                 10, 5, 5);
+
+        SetSpec vlen;
+        vlen.classes = SetSpec::Classes::vlen;
+        const std::string vlen_path = (tmp.path / "base_set_vlen.h5").string();
+        write_set(vlen_path, vlen);
+        c.check("dataset/valid", Loader::dataset, vlen_path);
+        c.damage("dataset-vlen", Loader::dataset, read_bytes(vlen_path), ".h5", rng, 5, 10, 10, 0, 5);
+
+        // wrong dtypes, ranks, shapes and values, each written as such
+        std::vector<std::pair<std::string, SetSpec>> wrong;
+        auto add = [&](const std::string& what, const std::function<void(SetSpec&)>& f) {
+            SetSpec s;
+            f(s);
+            wrong.emplace_back(what, s);
+        };
+        add("x-float32", [](SetSpec& s) { s.x_type = &H5::PredType::IEEE_F32LE; });
+        add("x-float64", [](SetSpec& s) { s.x_type = &H5::PredType::IEEE_F64LE; });
+        add("x-int16", [](SetSpec& s) { s.x_type = &H5::PredType::STD_I16LE; });
+        add("x-int8", [](SetSpec& s) { s.x_type = &H5::PredType::STD_I8LE; });
+        add("x-uint8-bigendian", [](SetSpec& s) { s.x_type = &H5::PredType::STD_U8BE; });
+        add("x-compound", [](SetSpec& s) { s.x_compound = true; });
+        add("x-rank3", [](SetSpec& s) { s.x_dims = {5, 30, 3}; });
+        add("x-rank5", [](SetSpec& s) { s.x_dims = {5, 6, 5, 3, 1}; });
+        add("x-rank1", [](SetSpec& s) { s.x_dims = {450}; });
+        add("x-scalar", [](SetSpec& s) { s.x_scalar = true; });
+        add("x-null-space", [](SetSpec& s) { s.x_null = true; });
+        add("x-zero-images", [](SetSpec& s) { s.x_dims = {0, 6, 5, 3}; s.y_dims = {0}; });
+        add("x-zero-width", [](SetSpec& s) { s.x_dims = {5, 6, 0, 3}; });
+        add("x-never-written", [](SetSpec& s) { s.write_x = false; });
+        add("x-huge-never-written", [](SetSpec& s) {
+            s.x_dims = {5000000, 64, 64, 3};  // 61 GB declared, nothing stored
+            s.write_x = false;
+            s.chunked = true;
+        });
+        add("x-missing", [](SetSpec& s) { s.with_x = false; });
+        add("y-missing", [](SetSpec& s) { s.with_y = false; });
+        add("y-float", [](SetSpec& s) { s.y_type = &H5::PredType::IEEE_F64LE; });
+        add("y-rank2-1xm", [](SetSpec& s) { s.y_dims = {1, 5}; });  // valid: [1,m]
+        add("y-rank2-mx1", [](SetSpec& s) { s.y_dims = {5, 1}; });
+        add("y-rank3", [](SetSpec& s) { s.y_dims = {1, 1, 5}; });
+        add("y-too-few", [](SetSpec& s) { s.y_dims = {4}; });
+        add("y-too-many", [](SetSpec& s) { s.y_dims = {6}; });
+        add("y-label-2", [](SetSpec& s) { s.y = {1, 0, 2, 1, 0}; });
+        add("y-label-negative", [](SetSpec& s) { s.y = {1, 0, -1, 1, 0}; });
+        add("y-uint8", [](SetSpec& s) { s.y_type = &H5::PredType::STD_U8LE; });  // valid
+        add("classes-missing", [](SetSpec& s) { s.classes = SetSpec::Classes::none; });
+        add("classes-ints", [](SetSpec& s) { s.classes = SetSpec::Classes::ints; });
+        add("classes-one", [](SetSpec& s) { s.classes = SetSpec::Classes::one; });
+        for (const auto& [what, spec] : wrong) {
+            const std::string path = c.name("dataset/wrong-" + what, ".h5");
+            write_set(path, spec);
+            c.check("dataset/wrong-type-rank-shape", Loader::dataset, path);
+        }
+    }
+
+    // ---------------------------------------------------------------- models
+    {
+        const std::string f64_path = (tmp.path / "base_model_f64.h5").string();
+        const std::string f32_path = (tmp.path / "base_model_f32.h5").string();
+        write_model<double>(f64_path);
+        write_model<float>(f32_path);
+        c.check("model/valid", Loader::model, f64_path);
+        c.check("model/valid", Loader::model, f32_path);
+        c.damage("model", Loader::model, read_bytes(f64_path), ".h5", rng, 30, 25, 20, 15, 15);
+        c.damage("model-f32", Loader::model, read_bytes(f32_path), ".h5", rng, 10, 10, 10, 5, 5);
+
+        using Edit = std::function<void(H5::H5File&, H5::Group&)>;
+        const auto& PT = H5::PredType::NATIVE_DOUBLE;
+        const H5::DataSpace scalar(H5S_SCALAR);
+        auto dims1 = [](hsize_t n) { return H5::DataSpace(1, &n); };
+        auto dims2 = [](hsize_t r, hsize_t c2) {
+            const hsize_t d[2] = {r, c2};
+            return H5::DataSpace(2, d);
+        };
+        auto ints_attr = [&](const char* name, std::vector<long long> v) -> Edit {
+            return [name, v, dims1](H5::H5File&, H5::Group& g) {
+                replace_attr(g, name, H5::PredType::STD_I64LE, dims1(v.size()),
+                             H5::PredType::NATIVE_LLONG, v.data());
+            };
+        };
+        auto double_attr = [&](const char* name, double v) -> Edit {
+            return [name, v](H5::H5File&, H5::Group& g) {
+                replace_attr(g, name, H5::PredType::IEEE_F64LE, H5::DataSpace(H5S_SCALAR),
+                             H5::PredType::NATIVE_DOUBLE, &v);
+            };
+        };
+        auto strings_attr = [&](const char* name, std::vector<std::string> v) -> Edit {
+            return [name, v, dims1](H5::H5File&, H5::Group& g) {
+                const H5::StrType t(H5::PredType::C_S1, H5T_VARIABLE);
+                std::vector<const char*> p;
+                for (const auto& s : v) p.push_back(s.c_str());
+                if (v.empty()) {  // an attribute of no strings
+                    if (g.attrExists(name)) g.removeAttr(name);
+                    g.createAttribute(name, t, dims1(0));
+                    return;
+                }
+                replace_attr(g, name, t, dims1(v.size()), t, p.data());
+            };
+        };
+        auto remove_attr = [](const char* name) -> Edit {
+            return [name](H5::H5File&, H5::Group& g) { g.removeAttr(name); };
+        };
+        std::vector<std::pair<std::string, Edit>> edits = {
+            // weights of the wrong type, rank or shape (the architecture does not match)
+            {"W1-int32", [&](H5::H5File& f, H5::Group&) {
+                 replace_dataset(f, "W1", H5::PredType::STD_I32LE, dims2(5, 48), std::vector<double>(240, 1));
+             }},
+            {"W1-float32-in-f64", [&](H5::H5File& f, H5::Group&) {
+                 replace_dataset(f, "W1", H5::PredType::IEEE_F32LE, dims2(5, 48), std::vector<double>(240, 0.5));
+             }},
+            {"W1-string", [&](H5::H5File& f, H5::Group&) {
+                 f.unlink("W1");
+                 const H5::StrType t(H5::PredType::C_S1, 4);
+                 f.createDataSet("W1", t, dims1(2)).write("abcdefgh", t);
+             }},
+            {"W1-rank3", [&](H5::H5File& f, H5::Group&) {
+                 const hsize_t d[3] = {5, 48, 1};
+                 replace_dataset(f, "W1", H5::PredType::IEEE_F64LE, H5::DataSpace(3, d), std::vector<double>(240, 0.5));
+             }},
+            {"W1-rank1", [&](H5::H5File& f, H5::Group&) {
+                 replace_dataset(f, "W1", H5::PredType::IEEE_F64LE, dims1(240), std::vector<double>(240, 0.5));
+             }},
+            {"W1-scalar", [&](H5::H5File& f, H5::Group&) {
+                 replace_dataset(f, "W1", H5::PredType::IEEE_F64LE, scalar, std::vector<double>(1, 0.5));
+             }},
+            {"W1-null-space", [&](H5::H5File& f, H5::Group&) {
+                 replace_dataset(f, "W1", H5::PredType::IEEE_F64LE, H5::DataSpace(H5S_NULL), {});
+             }},
+            {"W2-transposed", [&](H5::H5File& f, H5::Group&) {
+                 replace_dataset(f, "W2", H5::PredType::IEEE_F64LE, dims2(5, 3), std::vector<double>(15, 0.5));
+             }},
+            {"b1-two-columns", [&](H5::H5File& f, H5::Group&) {
+                 replace_dataset(f, "b1", H5::PredType::IEEE_F64LE, dims2(5, 2), std::vector<double>(10, 0));
+             }},
+            {"W3-missing", [&](H5::H5File& f, H5::Group&) { f.unlink("W3"); }},
+            {"W1-is-a-group", [&](H5::H5File& f, H5::Group&) {
+                 f.unlink("W1");
+                 f.createGroup("W1");
+             }},
+            {"W1-never-written", [&](H5::H5File& f, H5::Group&) {
+                 replace_dataset(f, "W1", H5::PredType::IEEE_F64LE, dims2(5, 48), {});
+             }},
+            {"W1-chunked-gzip", [&](H5::H5File& f, H5::Group&) {  // valid
+                 H5::DSetCreatPropList pl;
+                 const hsize_t ch[2] = {5, 16};
+                 pl.setChunk(2, ch);
+                 pl.setDeflate(4);
+                 replace_dataset(f, "W1", H5::PredType::IEEE_F64LE, dims2(5, 48), std::vector<double>(240, 0.25), pl);
+             }},
+            {"huge-layer-never-written", [&](H5::H5File& f, H5::Group& g) {
+                 // 8 TB of weights declared, nothing stored: must not be allocated
+                 H5::DSetCreatPropList pl;
+                 const hsize_t ch[2] = {1024, 1024};
+                 pl.setChunk(2, ch);
+                 replace_dataset(f, "W1", H5::PredType::IEEE_F64LE, dims2(1000000, 1000000), {}, pl);
+                 H5::DSetCreatPropList pb;
+                 const hsize_t cb[2] = {1024, 1};
+                 pb.setChunk(2, cb);
+                 replace_dataset(f, "b1", H5::PredType::IEEE_F64LE, dims2(1000000, 1), {}, pb);
+                 const long long d[4] = {1000000, 1000000, 3, 1};
+                 replace_attr(g, "layers_dims", H5::PredType::STD_I64LE, dims1(4), H5::PredType::NATIVE_LLONG, d);
+                 g.removeAttr("image_shape");
+             }},
+            // attributes that do not describe the network
+            {"layers_dims-extra-layer", ints_attr("layers_dims", {48, 5, 3, 1, 1})},
+            {"layers_dims-mismatch", ints_attr("layers_dims", {48, 6, 3, 1})},
+            {"layers_dims-zero", ints_attr("layers_dims", {48, 0, 3, 1})},
+            {"layers_dims-negative", ints_attr("layers_dims", {48, -5, 3, 1})},
+            {"layers_dims-one", ints_attr("layers_dims", {48})},
+            {"layers_dims-empty", [&](H5::H5File&, H5::Group& g) {
+                 g.removeAttr("layers_dims");
+                 g.createAttribute("layers_dims", H5::PredType::STD_I64LE, H5::DataSpace(H5S_NULL));
+             }},
+            {"layers_dims-float", [&](H5::H5File&, H5::Group& g) {
+                 const double d[4] = {48, 5, 3, 1};
+                 replace_attr(g, "layers_dims", H5::PredType::IEEE_F64LE, dims1(4), PT, d);
+             }},
+            {"layers_dims-huge", ints_attr("layers_dims", {48, 5, 3, 4611686018427387904LL})},
+            {"layers_dims-missing", remove_attr("layers_dims")},
+            {"activations-count", strings_attr("activations", {"relu", "sigmoid"})},
+            {"activations-unknown", strings_attr("activations", {"relu", "gelu", "sigmoid"})},
+            {"activations-softmax-hidden", strings_attr("activations", {"softmax", "relu", "sigmoid"})},
+            {"activations-output-relu", strings_attr("activations", {"relu", "relu", "relu"})},
+            {"activations-ints", [&](H5::H5File&, H5::Group& g) {
+                 const long long v[3] = {1, 2, 3};
+                 replace_attr(g, "activations", H5::PredType::STD_I64LE, dims1(3), H5::PredType::NATIVE_LLONG, v);
+             }},
+            {"activations-missing", remove_attr("activations")},
+            {"dtype-f16", strings_attr("dtype", {"f16"})},
+            {"dtype-empty", strings_attr("dtype", {})},
+            {"dtype-int", [&](H5::H5File&, H5::Group& g) {
+                 const long long v = 64;
+                 replace_attr(g, "dtype", H5::PredType::STD_I64LE, scalar, H5::PredType::NATIVE_LLONG, &v);
+             }},
+            {"dtype-f32-for-f64-weights", strings_attr("dtype", {"f32"})},
+            {"dtype-missing", remove_attr("dtype")},
+            {"learning_rate-string", strings_attr("learning_rate", {"fast"})},
+            {"learning_rate-three", [&](H5::H5File&, H5::Group& g) {
+                 const double v[3] = {1, 2, 3};
+                 replace_attr(g, "learning_rate", H5::PredType::IEEE_F64LE, dims1(3), PT, v);
+             }},
+            {"learning_rate-nan", double_attr("learning_rate", std::nan(""))},
+            {"learning_rate-missing", remove_attr("learning_rate")},
+            {"iterations-1e300", double_attr("iterations", 1e300)},
+            {"iterations-nan", double_attr("iterations", std::nan(""))},
+            {"iterations-negative", ints_attr("iterations", {-7})},
+            {"seed-negative", ints_attr("seed", {-1})},
+            {"seed-2^40", ints_attr("seed", {1LL << 40})},
+            {"seed-fraction", double_attr("seed", 2.5)},
+            {"final_cost-inf", double_attr("final_cost", HUGE_VAL)},  // recorded as trained: loads
+            {"image_shape-product", ints_attr("image_shape", {4, 4, 4})},
+            {"image_shape-channels-48", ints_attr("image_shape", {1, 1, 48})},
+            {"image_shape-two-values", ints_attr("image_shape", {12, 4})},
+            {"image_shape-negative", ints_attr("image_shape", {-4, -4, 3})},
+            {"classes-ints", ints_attr("classes", {0, 1})},
+            {"classes-one", strings_attr("classes", {"cat"})},
+            // NaN and Inf weights
+            {"W1-nan", [&](H5::H5File& f, H5::Group&) { poison(f, "W1", 17, std::nan("")); }},
+            {"W2-inf", [&](H5::H5File& f, H5::Group&) { poison(f, "W2", 3, HUGE_VAL); }},
+            {"b3-minus-inf", [&](H5::H5File& f, H5::Group&) { poison(f, "b3", 0, -HUGE_VAL); }},
+            {"b1-nan", [&](H5::H5File& f, H5::Group&) { poison(f, "b1", 4, -std::nan("")); }},
+        };
+        for (const auto& [what, edit] : edits) {
+            const std::string path = c.name("model/wrong-" + what, ".h5");
+            fs::copy_file(f64_path, path);
+            edit_model(path, edit);
+            const bool nonfinite = what.find("nan") != std::string::npos || what.find("inf") != std::string::npos;
+            c.check(nonfinite ? "model/nan-inf" : "model/wrong-type-rank-shape", Loader::model, path);
+        }
+        // NaN/Inf in an f32 model (stored as float32, widened on reading)
+        for (const auto& [what, v] : std::vector<std::pair<std::string, double>>{
+                 {"f32-W1-nan", std::nan("")}, {"f32-W3-inf", HUGE_VAL}, {"f32-b2-minus-inf", -HUGE_VAL}}) {
+            const std::string path = c.name("model/" + what, ".h5");
+            fs::copy_file(f32_path, path);
+            const std::string ds = what.substr(4, 2);
+            edit_model(path, [&, ds = ds](H5::H5File& f, H5::Group&) { poison(f, ds, 1, v); });
+            c.check("model/nan-inf", Loader::model, path);
+        }
+    }
+
+    // ---------------------------------------------------------------- files that are not HDF5 at all
+    {
+        const Bytes png_bytes = png(12, 9, 3);
+        Bytes garbage(3000);
+        for (auto& b : garbage) b = std::uint8_t(rng.below(256));
+        Bytes sig_then_garbage = garbage;  // a valid HDF5 signature, then noise
+        const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+        std::copy(sig, sig + 8, sig_then_garbage.begin());
+        Bytes sig_at_512 = garbage;  // where HDF5 also looks (a user block)
+        std::copy(sig, sig + 8, sig_at_512.begin() + 512);
+        const Bytes sig_only(sig, sig + 8);
+        const std::string text = "train_set_x,train_set_y\n1,2,3\n";
+        const std::vector<std::pair<std::string, Bytes>> files = {
+            {"empty", {}},
+            {"text", Bytes(text.begin(), text.end())},
+            {"random-bytes", garbage},
+            {"a-png", png_bytes},
+            {"hdf5-signature-then-garbage", sig_then_garbage},
+            {"hdf5-signature-at-512", sig_at_512},
+            {"hdf5-signature-only", sig_only},
+        };
+        for (Loader l : {Loader::dataset, Loader::model}) {
+            const std::string pre = l == Loader::dataset ? "dataset" : "model";
+            for (const auto& [what, bytes] : files) c.file(pre + "/not-hdf5-" + what, l, bytes, ".h5");
+            // not a regular file: a directory, a FIFO (opening it would block), a missing path
+            c.check(pre + "/not-a-file", l, tmp.path.string());
+            const std::string fifo = c.name(pre + "-fifo", ".h5");
+            BOOST_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+            c.check(pre + "/not-a-file", l, fifo);
+            c.check(pre + "/not-a-file", l, (tmp.path / "missing.h5").string());
+        }
+    }
+
+    // ---------------------------------------------------------------- images
+    {
+        const std::vector<std::pair<std::string, Bytes>> bases = {
+            {"png-rgb", png(12, 9, 3)},   {"png-gray", png(7, 7, 1)}, {"png-rgba", png(8, 8, 4)},
+            {"jpeg-rgb", jpeg(16, 12, 3, 90)}, {"jpeg-gray", jpeg(9, 13, 1, 75)}, {"bmp", bmp(5, 6, 3)},
+        };
+        for (const auto& [what, bytes] : bases) {
+            const std::string ext = what.rfind("png", 0) == 0 ? ".png" : what.rfind("jpeg", 0) == 0 ? ".jpg" : ".bmp";
+            c.file("image/valid", Loader::image, bytes, ext);
+            const bool main = what == "png-rgb" || what == "jpeg-rgb";
+            const std::string prefix = std::string("image-") + (ext == ".png" ? "png" : ext == ".jpg" ? "jpeg" : "bmp");
+            if (main)
+                c.damage(prefix, Loader::image, bytes, ext, rng, 15, 10, 10, 8, 6);
+            else
+                c.damage(prefix, Loader::image, bytes, ext, rng, 4, 3, 3, 2, 2);
+        }
+        // wrong magic, lying headers, not images
+        Bytes p = png(12, 9, 3), j = jpeg(16, 12, 3, 90), b = bmp(5, 6, 3);
+        Bytes png_magic = p;
+        png_magic[1] = 'X';
+        Bytes png_zero_magic = zeroed(p, 0, 8);
+        Bytes jpeg_magic = j;
+        jpeg_magic[0] = 0;
+        jpeg_magic[1] = 0;
+        Bytes bmp_magic = b;
+        bmp_magic[0] = 'X';
+        Bytes png_huge = p;  // IHDR width/height: 60000 x 60000 (3.6 gigapixels), CRC left wrong
+        put_be32(png_huge, 16, 60000);
+        put_be32(png_huge, 20, 60000);
+        Bytes png_wide = p;  // 2^31-1 wide
+        put_be32(png_wide, 16, 0x7fffffff);
+        Bytes png_zero_size = p;
+        put_be32(png_zero_size, 16, 0);
+        Bytes jpeg_huge = j;  // SOF0 height/width fields: 65500 x 65500
+        for (std::size_t i = 2; i + 8 < jpeg_huge.size(); ++i)
+            if (jpeg_huge[i] == 0xFF && jpeg_huge[i + 1] == 0xC0) {
+                jpeg_huge[i + 5] = 0xFF, jpeg_huge[i + 6] = 0xDC;
+                jpeg_huge[i + 7] = 0xFF, jpeg_huge[i + 8] = 0xDC;
+                break;
+            }
+        const std::string gif = "GIF89a\x01\x00\x01\x00\x80\x00\x00";
+        const std::string text = "not a picture";
+        const std::vector<std::pair<std::string, Bytes>> wrong = {
+            {"png-magic", png_magic},         {"png-zeroed-magic", png_zero_magic},
+            {"jpeg-magic", jpeg_magic},       {"bmp-magic", bmp_magic},
+            {"png-60000x60000", png_huge},    {"png-2^31-wide", png_wide},
+            {"png-zero-width", png_zero_size}, {"jpeg-65500x65500", jpeg_huge},
+            {"gif", Bytes(gif.begin(), gif.end())}, {"text", Bytes(text.begin(), text.end())},
+            {"empty", {}},                    {"png-header-only", truncated(p, 33)},
+            {"jpeg-soi-only", truncated(j, 2)},
+        };
+        for (const auto& [what, bytes] : wrong) c.file("image/wrong-magic-or-header", Loader::image, bytes, ".png");
+        // content decides, not the extension: a JPEG named .png loads
+        c.file("image/valid", Loader::image, j, ".png");
+        c.check("image/not-a-file", Loader::image, tmp.path.string());
+        const std::string fifo = c.name("image-fifo", ".png");
+        BOOST_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+        c.check("image/not-a-file", Loader::image, fifo);
+        c.check("image/not-a-file", Loader::image, (tmp.path / "missing.png").string());
+    }
+
+    // ---------------------------------------------------------------- the real dataset, if present
+    {
+        const fs::path real = fs::path(XGRAD_DEFAULT_DATA_DIR) / "test_catvnoncat.h5";
+        std::error_code ec;
+        if (fs::is_regular_file(real, ec)) {
+            // its datasets are test_set_x/_y: rename them through a copy loaded as train_set_*
+            const std::string copy = (tmp.path / "real_test_set.h5").string();
+            {
+                fs::copy_file(real, copy);
+                fs::permissions(copy, fs::perms::owner_read | fs::perms::owner_write);
+                H5::H5File f(copy, H5F_ACC_RDWR);
+                f.move("test_set_x", "train_set_x");
+                f.move("test_set_y", "train_set_y");
+            }
+            c.check("real-dataset/valid", Loader::dataset, copy);
+            const Bytes base = read_bytes(copy);
+            c.damage("real-dataset", Loader::dataset, base, ".h5", rng, 8, 4, 4, 4, 0);
+            // damage in the metadata (the first 2 KiB: superblock, root group, object headers)
+            const Bytes head(base.begin(), base.begin() + 2048);
+            for (int i = 0; i < 8; ++i) {
+                Bytes b = base;
+                const Bytes h = flipped(head, 1 + int(rng.below(8)), rng);
+                std::copy(h.begin(), h.end(), b.begin());
+                c.file("real-dataset/flip-metadata", Loader::dataset, b, ".h5");
+            }
+        } else {
+            std::cout << "(the real dataset is not at " << real << ": its damaged copies are skipped)\n";
+        }
+    }
+
+    // ---------------------------------------------------------------- report
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    Tally all;
+    std::ostringstream table;
+    table << "damaged-file corpus (seeded), per kind: loaded / clear error / crash or other failure\n";
+    for (const auto& k : c.kinds) {
+        const Tally& t = c.tally[k];
+        table << "  " << std::left << std::setw(40) << k << std::right << std::setw(5) << t.loaded
+              << std::setw(6) << t.clear << std::setw(6) << t.failed << "\n";
+        all.loaded += t.loaded, all.clear += t.clear, all.failed += t.failed;
+    }
+    table << "  " << std::left << std::setw(40) << "total" << std::right << std::setw(5) << all.loaded
+          << std::setw(6) << all.clear << std::setw(6) << all.failed << "   (" << all.total()
+          << " files, " << std::fixed << std::setprecision(1) << secs << " s)\n";
+    std::cout << table.str();
+    std::cout << "one error message per kind:\n";
+    for (const auto& e : c.examples) std::cout << "  " << e << "\n";
+    for (const auto& f : c.failures) std::cout << "FAILURE: " << f << "\n";
+    std::cout.flush();
+
+    // the valid bases load (else the damage proves nothing)
+    for (const auto& k : c.kinds)
+        if (k.size() > 6 && k.compare(k.size() - 6, 6, "/valid") == 0)
+            BOOST_TEST(c.tally[k].clear + c.tally[k].failed == 0, k << ": a valid file did not load");
+    BOOST_TEST(all.total() >= 200);
+    BOOST_TEST(all.failed == 0, all.failed << " damaged files crashed, hung or failed unclearly");
+    if (all.failed || std::getenv("XGRAD_DAMAGED_KEEP")) {
+        tmp.keep = true;
+        std::cout << "the corpus is kept in " << tmp.path << "\n";
+    }
+}
