@@ -11,6 +11,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <cerrno>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -19,10 +21,9 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <stb/stb_image.h>
-#include <stb/stb_image_resize.h>
 
 #include "picture.hpp"
+#include "xgrad/checkpoint.hpp"
 #include "xgrad/io.hpp"
 #include "xgrad/mlp.hpp"
 #include "xgrad/train.hpp"
@@ -56,6 +57,9 @@ struct TrainOptions {
     double lambd = 0;
     std::vector<double> keep_prob;
     std::uint32_t dropout_seed = 1;
+    long long checkpoint_every = 0;  // epochs; 0: never
+    std::string resume;
+    bool anomaly_check = true;
     std::string dtype = "f64";
     long long print_every = 100;
     std::string out = "out";
@@ -138,6 +142,85 @@ const CLI::Validator kNonNegative = number_check([](double v) { return v >= 0; }
 const CLI::Validator kBeta = number_check([](double v) { return v >= 0 && v < 1; }, "in [0, 1)");
 const CLI::Validator kKeep = number_check([](double v) { return v > 0 && v <= 1; }, "in (0, 1]");
 
+template <class T>
+bool all_finite(const Params<T>& p) {
+    for (const auto* group : {&p.W, &p.b})
+        for (const auto& m : *group)
+            for (T v : m)
+                if (!std::isfinite(v)) return false;
+    return true;
+}
+
+std::string exact(double v) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    return buf;
+}
+
+// The options that decide a training run's numbers: a resume must use the same ones.
+io::Settings identity_settings(const TrainOptions& o) {
+    std::string layers, acts, keep;
+    for (std::size_t i = 0; i < o.layers.size(); ++i) layers += (i ? "," : "") + std::to_string(o.layers[i]);
+    for (std::size_t i = 0; i < o.activations.size(); ++i) acts += (i ? "," : "") + o.activations[i];
+    for (std::size_t i = 0; i < o.keep_prob.size(); ++i) keep += (i ? "," : "") + exact(o.keep_prob[i]);
+    return {{"layers", layers},
+            {"activations", acts},
+            {"dtype", o.dtype},
+            {"seed", std::to_string(o.seed)},
+            {"init", o.init},
+            {"init-scale", exact(o.init_scale)},
+            {"optimizer", o.optimizer},
+            {"learning-rate", exact(o.learning_rate)},
+            {"beta", exact(o.beta)},
+            {"beta1", exact(o.beta1)},
+            {"beta2", exact(o.beta2)},
+            {"epsilon", exact(o.epsilon)},
+            {"decay", exact(o.decay)},
+            {"decay-interval", std::to_string(o.decay_interval)},
+            {"mini-batch-size", std::to_string(o.mini_batch_size)},
+            {"shuffle-seed", std::to_string(o.shuffle_seed)},
+            {"lambd", exact(o.lambd)},
+            {"keep-prob", keep},
+            {"dropout-seed", std::to_string(o.dropout_seed)}};
+}
+
+void check_same_settings(const std::string& file, const io::Settings& saved, const io::Settings& now) {
+    for (const auto& [name, value] : now) {
+        auto it = std::find_if(saved.begin(), saved.end(), [&](const auto& kv) { return kv.first == name; });
+        const std::string was = it == saved.end() ? "(not recorded)" : it->second;
+        if (was != value)
+            throw UsageError("--resume " + file + ": it was trained with --" + name + " " +
+                             (was.empty() ? "(none)" : was) + ", this run has " +
+                             (value.empty() ? "(none)" : value) + " (resume with the same options)");
+    }
+}
+
+// Fails before any training when --out cannot take the outputs.
+void ensure_writable(const std::string& dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) throw UsageError("--out " + dir + ": cannot create the directory (" + ec.message() + ")");
+    const std::string probe = (std::filesystem::path(dir) / (".xgrad_probe." + std::to_string(::getpid()))).string();
+    std::FILE* f = std::fopen(probe.c_str(), "w");
+    if (!f) throw UsageError("--out " + dir + ": cannot write there (" + std::strerror(errno) + ")");
+    std::fclose(f);
+    std::remove(probe.c_str());
+}
+
+// A run killed while writing leaves its temporary file (<name>.h5.tmp.<pid>) behind; the files
+// themselves are never partial. Removes those of processes that no longer exist.
+void remove_stale_temporaries(const std::string& dir) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        const auto pos = name.find(".h5.tmp.");
+        if (pos == std::string::npos) continue;
+        const std::string pid = name.substr(pos + 8);
+        if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+        if (!std::filesystem::exists("/proc/" + pid)) std::filesystem::remove(entry.path(), ec);
+    }
+}
+
 std::string data_dir(const std::string& option) {
     return io::find_data_dir(option, XGRAD_DEFAULT_DATA_DIR);
 }
@@ -162,13 +245,14 @@ int train(const TrainOptions& o) {
     if (!o.keep_prob.empty() && o.keep_prob.size() != 1 && o.keep_prob.size() != hidden)
         throw UsageError("--keep-prob: give one value or one per hidden layer (" +
                          std::to_string(hidden) + "), got " + std::to_string(o.keep_prob.size()));
+    ensure_writable(o.out);
+    remove_stale_temporaries(o.out);
     const std::string dir = data_dir(o.data);
     io::CatData<T> data = io::load_catvnoncat<T>(dir);
     check_input_size(data.train, spec.dims[0], dir, "--layers: the input size");
     // Only the test images are drawn; the training data moves into the tape (no second copy).
     std::vector<std::uint8_t>().swap(data.train.pixels);
 
-    std::filesystem::create_directories(o.out);
     const std::string model_path = (std::filesystem::path(o.out) / "model.h5").string();
     const std::string curve_path = (std::filesystem::path(o.out) / "cost_curve.png").string();
     const std::string mislabeled_path = (std::filesystem::path(o.out) / "mislabeled.png").string();
@@ -188,26 +272,76 @@ int train(const TrainOptions& o) {
     cfg.reg.keep_prob = o.keep_prob;
     cfg.dropout_seed = o.dropout_seed;
     const Init init = parse_init(o.init);
+    const io::Settings settings = identity_settings(o);
     // Held by pointer so the tape (and the training data it owns) is freed before the pictures.
     // A full-batch trainer takes the data without a copy.
     auto trainer = std::make_unique<Trainer<T>>(spec, init_params<T>(spec, init, o.seed, o.init_scale),
                                                 std::move(data.train.X), std::move(data.train.Y), cfg);
-    Progress progress(!o.quiet && isatty(STDOUT_FILENO), o.iterations);
+    trainer->net().tape().set_check_finite(o.anomaly_check);
     std::vector<double> costs;
     costs.reserve(std::size_t(o.iterations));
+    if (!o.resume.empty()) {
+        io::Checkpoint<T> c = io::load_checkpoint<T>(o.resume);
+        check_same_settings(o.resume, c.settings, settings);
+        trainer->restore(c.state);
+        costs = std::move(c.costs);
+        if (!o.quiet) std::printf("resumed from %s after iteration %lld\n", o.resume.c_str(),
+                                  (long long)costs.size() - 1);
+    }
+    const std::string checkpoint_path = (std::filesystem::path(o.out) / "checkpoint.h5").string();
+    auto save = [&](const std::string& path, const Params<T>& params, long long epochs, double cost,
+                    const std::string& stopped) {
+        io::ModelInfo info;
+        info.image_shape = {data.train.height, data.train.width, data.train.channels};
+        info.classes = data.train.classes;
+        info.texts = {{"init", o.init}, {"optimizer", o.optimizer}};
+        if (!stopped.empty()) info.texts.push_back({"stopped", stopped});
+        info.numbers = {{"init_scale", o.init_scale},       {"beta", o.beta},
+                        {"beta1", o.beta1},                 {"beta2", o.beta2},
+                        {"epsilon", o.epsilon},             {"decay", o.decay},
+                        {"decay_interval", double(o.decay_interval)},
+                        {"mini_batch_size", double(o.mini_batch_size)},
+                        {"shuffle_seed", double(o.shuffle_seed)},
+                        {"lambd", o.lambd},                 {"dropout_seed", double(o.dropout_seed)}};
+        for (std::size_t l = 1; l < spec.layers(); ++l)
+            info.numbers.push_back({"keep_prob_" + std::to_string(l), trainer->net().keep_prob(l)});
+        io::save_model(path, spec, params, o.learning_rate, epochs, o.seed, cost, info);
+    };
+
+    Progress progress(!o.quiet && isatty(STDOUT_FILENO), o.iterations);
     const auto start = Clock::now();
-    for (long long i = 0; i < o.iterations; ++i) {
-        const double cost = trainer->epoch();
-        costs.push_back(cost);
-        if (!std::isfinite(cost)) {
+    Params<T> good = trainer->net().params();  // the last parameters known to be finite
+    for (long long i = (long long)costs.size(); i < o.iterations; ++i) {
+        try {
+            const double cost = trainer->epoch();
+            if (!std::isfinite(cost))
+                throw NumericError("the cost is " + std::string(std::isnan(cost) ? "nan" : "inf"));
+            const Params<T> now = trainer->net().params();
+            if (!all_finite(now)) throw NumericError("the update made a parameter NaN or Inf");
+            costs.push_back(cost);
+            good = now;
+        } catch (const NumericError& e) {
+            // Stop cleanly: the parameters before this iteration were finite; keep them.
             progress.clear();
-            throw NumericError("the cost is " + std::string(std::isnan(cost) ? "nan" : "inf") +
-                               " at iteration " + std::to_string(i) +
-                               " (try a smaller --learning-rate, or --dtype f64)");
+            std::fflush(stdout);
+            const std::string what = "iteration " + std::to_string(i) + ": " + e.what();
+            save(model_path, good, i, costs.empty() ? NAN : costs.back(), what);
+            std::fprintf(stderr, "%s: %s; stopped, the last good model (after %lld iterations) is %s%s\n",
+                         kProgram, what.c_str(), i, model_path.c_str(),
+                         o.anomaly_check ? "" : " (--no-anomaly-check: the first bad node was not traced)");
+            return 3;
         }
+        const double cost = costs.back();
         if (!o.quiet && o.print_every > 0 && i % o.print_every == 0) {
             progress.clear();
             std::printf("after iteration of %lld cost:%f\n", i, cost);
+        }
+        if (o.checkpoint_every > 0 && (i + 1) % o.checkpoint_every == 0 && i + 1 < o.iterations) {
+            io::Checkpoint<T> c;
+            c.state = trainer->state();
+            c.settings = settings;
+            c.costs = costs;
+            io::save_checkpoint(checkpoint_path, c);
         }
         progress.update(i + 1, cost);
     }
@@ -223,22 +357,10 @@ int train(const TrainOptions& o) {
     std::printf("test accuracy: %s\n", py_float(net.accuracy(data.test.X, data.test.Y)).c_str());
     std::fflush(stdout);
 
-    const Params<T> params = net.params();
     const double final_cost = fit.cost;
-    io::ModelInfo info;
-    info.image_shape = {data.train.height, data.train.width, data.train.channels};
-    info.classes = data.train.classes;
-    info.texts = {{"init", o.init}, {"optimizer", o.optimizer}};
-    info.numbers = {{"init_scale", o.init_scale},       {"beta", o.beta},
-                    {"beta1", o.beta1},                 {"beta2", o.beta2},
-                    {"epsilon", o.epsilon},             {"decay", o.decay},
-                    {"decay_interval", double(o.decay_interval)},
-                    {"mini_batch_size", double(o.mini_batch_size)},
-                    {"shuffle_seed", double(o.shuffle_seed)},
-                    {"lambd", o.lambd},                 {"dropout_seed", double(o.dropout_seed)}};
-    for (std::size_t l = 1; l < spec.layers(); ++l)
-        info.numbers.push_back({"keep_prob_" + std::to_string(l), net.keep_prob(l)});
-    io::save_model(model_path, spec, params, o.learning_rate, o.iterations, o.seed, final_cost, info);
+    save(model_path, net.params(), o.iterations, final_cost, "");
+    // the finished model supersedes the checkpoint
+    if (o.checkpoint_every > 0 || !o.resume.empty()) std::filesystem::remove(checkpoint_path);
 
     const Matrix<T> proba = net.predict_proba(data.test.X);
     trainer.reset();
@@ -296,26 +418,10 @@ std::vector<std::size_t> model_image_shape(const io::ModelFile& mf, const std::s
                     " is not a square RGB or gray image");
 }
 
-// Pixels of `file` converted to the model's channels and resized to h x w, flattened as the loader
-// flattens the dataset (C order, /255). An image that already has the size is used as is.
+// Pixels of `file` converted to the model's channels and resized to h x w (io::load_image), flattened
+// as the loader flattens the dataset (C order, /255). An image that already has the size is used as is.
 std::vector<double> image_column(const std::string& file, const std::vector<std::size_t>& shape) {
-    const int h = int(shape[0]), w = int(shape[1]), c = int(shape[2]);
-    if (c < 1 || c > 4) throw DataError(file + ": the model wants " + std::to_string(c) + " channels");
-    int iw = 0, ih = 0, in = 0;
-    stbi_uc* img = stbi_load(file.c_str(), &iw, &ih, &in, c);
-    if (!img) {
-        const char* why = stbi_failure_reason();
-        throw DataError(file + ": cannot read as a JPEG or PNG image (" + (why ? why : "unknown") + ")");
-    }
-    std::vector<unsigned char> px(std::size_t(h) * w * c);
-    bool ok = true;
-    if (iw == w && ih == h)
-        std::copy(img, img + px.size(), px.begin());
-    else
-        ok = stbir_resize_uint8(img, iw, ih, 0, px.data(), w, h, 0, c) != 0;
-    stbi_image_free(img);
-    if (!ok) throw DataError(file + ": cannot resize the image to " + std::to_string(w) + "x" +
-                             std::to_string(h));
+    const std::vector<std::uint8_t> px = io::load_image(file, shape[0], shape[1], shape[2]);
     std::vector<double> col(px.size());
     for (std::size_t i = 0; i < px.size(); ++i) col[i] = double(px[i]) / 255.0;
     return col;
@@ -434,6 +540,13 @@ int main(int argc, char** argv) {
         ->check(kKeep);
     tr->add_option("--dropout-seed", t.dropout_seed, "np.random.seed of the dropout masks")
         ->capture_default_str();
+    tr->add_option("--checkpoint-every", t.checkpoint_every,
+                   "write <out>/checkpoint.h5 every N iterations (0: never)")
+        ->capture_default_str()
+        ->check(CLI::Range(0LL, 1000000000LL));
+    tr->add_option("--resume", t.resume, "continue from a checkpoint (same options as its run)");
+    tr->add_flag("!--no-anomaly-check", t.anomaly_check,
+                 "do not check every value and gradient for NaN/Inf (a non-finite cost still stops)");
     tr->add_option("--dtype", t.dtype, "floating point type")
         ->capture_default_str()
         ->check(CLI::IsMember({"f64", "f32"}));

@@ -334,6 +334,7 @@ BOOST_AUTO_TEST_CASE(bad_input_is_one_line_and_exit_2) {
     check(run("train --data /nonexistent/xgrad"), "dataset not found");
     check(run("train --data /nonexistent/xgrad"), "deeplearning.ai");
     check(run("train --dtype f16"), "f16");
+    check(run("train --out /etc/passwd/x"), "--out /etc/passwd/x: cannot create the directory");
     check(run("train --activations relu,relu,relu,gelu"), "unknown activation 'gelu'");
     check(run("predict --model /nonexistent/model.h5 x.png"), "no such file");
     {
