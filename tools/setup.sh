@@ -16,6 +16,7 @@ packages=(
   libcli11-dev
   libstb-dev
   python3-numpy python3-h5py   # the seed program and the h5py check of saved models
+  valgrind                     # the memcheck test (tests/run_valgrind.cmake)
 )
 
 missing=()
