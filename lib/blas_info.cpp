@@ -1,10 +1,22 @@
 #include <dlfcn.h>
 
+#include <mutex>
+
 #include "xgrad/blas.hpp"
 
 extern "C" void cblas_dgemm();  // only its address is taken
 
 namespace xgrad {
+
+#if XGRAD_BLAS_NEEDS_LOCK
+namespace detail {
+// The lock around every call of a BLAS that is not thread-safe (see gemm.hpp).
+std::mutex& blas_lock() {
+    static std::mutex m;
+    return m;
+}
+}  // namespace detail
+#endif
 
 const char* blas_configured() { return XGRAD_BLAS_NAME; }
 

@@ -13,18 +13,33 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <mutex>
 
 #include "thread_pool.hpp"
 
 namespace xgrad::detail {
 
+// Debian's serial OpenBLAS (0.3.21, built with USE_THREAD=0 and without USE_LOCKING) is not safe
+// to call from two threads at once (OpenBLAS issues #2126/#2164, fixed upstream by USE_LOCKING):
+// two trainers in two threads gave wrong parameters in 5 of 6 runs of test_train. In OpenBLAS
+// builds every BLAS call therefore holds one process-wide lock (the split products then run one
+// part after another: correct, not faster). BLIS is thread-safe and takes no lock.
+#if XGRAD_BLAS_NEEDS_LOCK
+std::mutex& blas_lock();
+#define XGRAD_BLAS_GUARD std::lock_guard<std::mutex> blas_guard(blas_lock())
+#else
+#define XGRAD_BLAS_GUARD (void)0
+#endif
+
 inline void blas_gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda,
                       const float* b, int ldb, float beta, float* c, int ldc) {
+    XGRAD_BLAS_GUARD;
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
                 k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 inline void blas_gemm(bool ta, bool tb, int m, int n, int k, double alpha, const double* a,
                       int lda, const double* b, int ldb, double beta, double* c, int ldc) {
+    XGRAD_BLAS_GUARD;
     cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
                 k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
