@@ -7,6 +7,7 @@
 // nothing needs to be linked (its libstb.a is not used).
 
 #include "xgrad/io.hpp"
+#include "text.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -137,9 +138,31 @@ std::string jpeg_huffman_problem(const std::vector<unsigned char>& b) {
     return "";
 }
 
+// A PNG whose first IDAT chunks are empty: stb 2.27 then copies 0 bytes into its not yet
+// allocated buffer, memcpy(NULL, ..., 0), which UBSan reports (nonnull-attribute; seen on
+// zero-filled PNGs). Empty IDAT chunks add nothing to the image data, so they are dropped.
+void drop_leading_empty_idat(std::vector<unsigned char>& b) {
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (b.size() < 8 || std::memcmp(b.data(), sig, 8) != 0) return;
+    std::size_t p = 8;
+    while (p + 12 <= b.size()) {
+        const std::size_t len = (std::size_t(b[p]) << 24) | (std::size_t(b[p + 1]) << 16) |
+                                (std::size_t(b[p + 2]) << 8) | b[p + 3];
+        const bool idat = std::memcmp(&b[p + 4], "IDAT", 4) == 0;
+        if (idat && len == 0) {
+            b.erase(b.begin() + long(p), b.begin() + long(p + 12));
+            continue;
+        }
+        if (idat || std::memcmp(&b[p + 4], "IEND", 4) == 0 || len > b.size() - p - 12) return;
+        p += 12 + len;
+    }
+}
+
+// stb's reason, control characters escaped: for an unknown PNG chunk it quotes the chunk's four
+// bytes from the file, a '\n' among them once broke the one-line message.
 std::string reason() {
     const char* why = stbi_failure_reason();
-    return why && *why ? why : "unknown reason";
+    return printable(why && *why ? why : "unknown reason");
 }
 
 }  // namespace
@@ -153,7 +176,8 @@ std::vector<std::uint8_t> load_image(const std::string& path, std::size_t height
         height * width * channels > kMaxOutputBytes)
         throw UsageError(path + ": cannot resize an image to " + std::to_string(width) + "x" +
                          std::to_string(height) + "x" + std::to_string(channels));
-    const std::vector<unsigned char> bytes = read_file(path);
+    std::vector<unsigned char> bytes = read_file(path);
+    drop_leading_empty_idat(bytes);
     const int len = int(bytes.size());  // <= kMaxFileBytes < INT_MAX
 
     std::vector<std::uint8_t> out(height * width * channels);

@@ -1,4 +1,5 @@
 #include "xgrad/io.hpp"
+#include "text.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -45,6 +46,7 @@ void silence_hdf5() {
     (void)once;
 }
 
+
 // The innermost message of HDF5's error stack ("truncated file: eof = ...") says far more than the
 // C++ wrapper's "H5Fopen failed"; it must be read before any other HDF5 call clears the stack.
 std::string hdf5_cause(const H5::Exception& e) {
@@ -56,8 +58,8 @@ std::string hdf5_cause(const H5::Exception& e) {
             return 0;
         },
         &inner);
-    if (!inner.empty()) return inner;
-    return e.getDetailMsg();
+    if (!inner.empty()) return printable(inner);
+    return printable(e.getDetailMsg());
 }
 
 std::string shape_text(const std::vector<hsize_t>& dims) {
@@ -199,6 +201,70 @@ std::uint64_t file_size(const std::string& file) {
 // Data of a chunked (compressed) or compact dataset may legitimately expand beyond the file's
 // size; past this many bytes it is taken for a damaged size, not allocated.
 constexpr std::uint64_t kMaxExpandedBytes = std::uint64_t(1) << 30;
+
+// ---- reading a file's bytes directly, for checks before HDF5 reads them ---------------------------
+
+class RawFile {
+public:
+    explicit RawFile(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY)) {
+        struct stat st {};
+        if (fd_ >= 0 && ::fstat(fd_, &st) == 0) size_ = std::uint64_t(st.st_size);
+    }
+    ~RawFile() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    RawFile(const RawFile&) = delete;
+    RawFile& operator=(const RawFile&) = delete;
+    bool ok() const { return fd_ >= 0; }
+    std::uint64_t size() const { return size_; }
+    // `len` bytes at `off`, or false when they are not all in the file
+    bool read(std::uint64_t off, void* buf, std::size_t len) const {
+        if (off > size_ || len > size_ - off) return false;
+        auto* p = static_cast<unsigned char*>(buf);
+        while (len > 0) {
+            const ssize_t n = ::pread(fd_, p, len, off_t(off));
+            if (n <= 0) return false;
+            p += n, off += std::uint64_t(n), len -= std::size_t(n);
+        }
+        return true;
+    }
+    std::vector<unsigned char> bytes(std::uint64_t off, std::size_t len) const {
+        std::vector<unsigned char> b(len);
+        if (!read(off, b.data(), len)) b.clear();
+        return b;
+    }
+
+private:
+    int fd_ = -1;
+    std::uint64_t size_ = 0;
+};
+
+std::uint64_t le(const unsigned char* p, unsigned n) {
+    std::uint64_t v = 0;
+    for (unsigned i = 0; i < n; ++i) v |= std::uint64_t(p[i]) << (8 * i);
+    return v;
+}
+
+struct Superblock {
+    std::uint64_t base = 0;  // where the superblock is: file addresses count from here
+    unsigned addr_size = 8, len_size = 8;
+};
+
+bool find_superblock(const RawFile& f, Superblock& sb) {
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    for (std::uint64_t at = 0; at + 16 <= f.size(); at = at ? at * 2 : 512) {
+        unsigned char h[16];
+        if (!f.read(at, h, sizeof h)) return false;
+        if (std::memcmp(h, sig, 8) != 0) continue;
+        sb.base = at;
+        const bool v01 = h[8] <= 1;
+        sb.addr_size = v01 ? h[13] : h[9];
+        sb.len_size = v01 ? h[14] : h[10];
+        auto valid = [](unsigned n) { return n == 2 || n == 4 || n == 8; };
+        return valid(sb.addr_size) && valid(sb.len_size);
+    }
+    return false;
+}
 
 // ---- the size a deflate (zlib) stream inflates to, without inflating it ---------------------------
 // HDF5 1.10 trusts a compressed chunk to inflate to exactly its nominal size: one that inflates to
@@ -407,19 +473,28 @@ void check_chunks(const std::string& file, const std::string& name, const H5::Da
     }
     if (count > (std::uint64_t(1) << 20))
         bad(file, name, "at most 2^20 chunks", std::to_string(count) + " (a damaged layout?)");
-    const std::uint64_t fsize = file_size(file);
+    // The raw chunks are read here, from where the chunk index says they are: H5Dread_chunk copies
+    // the index's size into the caller's buffer, which for a damaged file was more than
+    // H5Dget_chunk_storage_size had reported (AddressSanitizer: 101 bytes into 90).
+    RawFile raw_file(file);
+    Superblock sb;
+    if (!raw_file.ok() || !find_superblock(raw_file, sb))
+        bad(file, name, "a readable HDF5 superblock", "none");
     std::vector<hsize_t> at(dims.size(), 0), offset(dims.size());
     std::vector<unsigned char> raw;
     for (std::uint64_t c = 0; c < count; ++c) {
         for (std::size_t i = 0; i < dims.size(); ++i) offset[i] = at[i] * chunk[i];
+        unsigned mask = 0;
+        haddr_t addr = HADDR_UNDEF;
         hsize_t stored = 0;
-        if (H5Dget_chunk_storage_size(id, offset.data(), &stored) >= 0 && stored > 0) {
-            if (stored > fsize)
-                bad(file, name, "chunks inside the file", "a chunk of " + std::to_string(stored) + " bytes");
-            raw.resize(std::size_t(stored));
-            std::uint32_t mask = 0;
-            if (H5Dread_chunk(id, H5P_DEFAULT, offset.data(), &mask, raw.data()) < 0)
-                bad(file, name, "readable chunks", "chunk " + shape_text(offset) + " unreadable");
+        if (H5Dget_chunk_info_by_coord(id, offset.data(), &mask, &addr, &stored) >= 0 &&
+            addr != HADDR_UNDEF && stored > 0) {
+            raw.resize(std::size_t(std::min<hsize_t>(stored, raw_file.size())));
+            if (stored > raw_file.size() || addr > raw_file.size() - sb.base ||
+                !raw_file.read(sb.base + addr, raw.data(), std::size_t(stored)))
+                bad(file, name, "chunks inside the file",
+                    "chunk " + shape_text(offset) + " of " + std::to_string(stored) + " bytes at " +
+                        std::to_string(addr) + " in a file of " + std::to_string(raw_file.size()));
             // undo the filters in reverse order, keeping track of the size only
             // (a checksum is 4 bytes at the end; deflate's input is the raw prefix left by then)
             long long size = (long long)stored;
@@ -527,68 +602,6 @@ void check_stored(const std::string& file, const std::string& name, const H5::Da
 // The records of an attribute are found by walking its object header (version 1, the layout
 // save_model and h5py write by default; version 2 headers carry checksums that HDF5 verifies, so
 // their records cannot be damaged unnoticed; their heap collections are still checked).
-
-class RawFile {
-public:
-    explicit RawFile(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY)) {
-        struct stat st {};
-        if (fd_ >= 0 && ::fstat(fd_, &st) == 0) size_ = std::uint64_t(st.st_size);
-    }
-    ~RawFile() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    RawFile(const RawFile&) = delete;
-    RawFile& operator=(const RawFile&) = delete;
-    bool ok() const { return fd_ >= 0; }
-    std::uint64_t size() const { return size_; }
-    // `len` bytes at `off`, or false when they are not all in the file
-    bool read(std::uint64_t off, void* buf, std::size_t len) const {
-        if (off > size_ || len > size_ - off) return false;
-        auto* p = static_cast<unsigned char*>(buf);
-        while (len > 0) {
-            const ssize_t n = ::pread(fd_, p, len, off_t(off));
-            if (n <= 0) return false;
-            p += n, off += std::uint64_t(n), len -= std::size_t(n);
-        }
-        return true;
-    }
-    std::vector<unsigned char> bytes(std::uint64_t off, std::size_t len) const {
-        std::vector<unsigned char> b(len);
-        if (!read(off, b.data(), len)) b.clear();
-        return b;
-    }
-
-private:
-    int fd_ = -1;
-    std::uint64_t size_ = 0;
-};
-
-std::uint64_t le(const unsigned char* p, unsigned n) {
-    std::uint64_t v = 0;
-    for (unsigned i = 0; i < n; ++i) v |= std::uint64_t(p[i]) << (8 * i);
-    return v;
-}
-
-struct Superblock {
-    std::uint64_t base = 0;  // where the superblock is: file addresses count from here
-    unsigned addr_size = 8, len_size = 8;
-};
-
-bool find_superblock(const RawFile& f, Superblock& sb) {
-    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-    for (std::uint64_t at = 0; at + 16 <= f.size(); at = at ? at * 2 : 512) {
-        unsigned char h[16];
-        if (!f.read(at, h, sizeof h)) return false;
-        if (std::memcmp(h, sig, 8) != 0) continue;
-        sb.base = at;
-        const bool v01 = h[8] <= 1;
-        sb.addr_size = v01 ? h[13] : h[9];
-        sb.len_size = v01 ? h[14] : h[10];
-        auto valid = [](unsigned n) { return n == 2 || n == 4 || n == 8; };
-        return valid(sb.addr_size) && valid(sb.len_size);
-    }
-    return false;
-}
 
 // Reads the parts of a file HDF5 1.10 trusts (object header messages, variable-length string
 // records, global heap collections) and throws a DataError for damage before HDF5 acts on it.
@@ -858,17 +871,18 @@ private:
             return "an attribute name past its message";
         const std::string name(reinterpret_cast<const char*>(m + off));
         off += pad(name_size);
-        if (pad(dt_size) > size - off) return "attribute '" + name + "': its type past its message";
+        if (pad(dt_size) > size - off) return "attribute '" + printable(name) + "': its type past its message";
         std::string why = (version >= 2 && (m[1] & 0x01)) ? "" : datatype_problem(m + off, dt_size, 0);
-        if (!why.empty()) return "attribute '" + name + "': " + why;
+        if (!why.empty()) return "attribute '" + printable(name) + "': " + why;
         const std::uint64_t element = dt_size >= 8 ? le(m + off + 4, 4) : 0;
         off += pad(dt_size);
-        if (pad(ds_size) > size - off) return "attribute '" + name + "': its dataspace past its message";
+        if (pad(ds_size) > size - off) return "attribute '" + printable(name) + "': its dataspace past its message";
         std::uint64_t points = 0;
         why = (version >= 2 && (m[1] & 0x02)) ? "" : dataspace_problem(m + off, ds_size, &points);
-        if (!why.empty()) return "attribute '" + name + "': " + why;
+        if (!why.empty()) return "attribute '" + printable(name) + "': " + why;
         off += pad(ds_size);
-        if (element && points > (size - off) / element) return "attribute '" + name + "': its value past its message";
+        if (element && points > (size - off) / element)
+            return "attribute '" + printable(name) + "': its value past its message";
         return "";
     }
 
@@ -1422,14 +1436,14 @@ ModelFile load_model(const std::string& path) {
             mf.spec = MlpSpec(udims, acts);
         } catch (const UsageError& e) {
             throw DataError(path + ": attributes 'layers_dims'/'activations' do not describe a "
-                                   "network: " + e.what());
+                                   "network: " + printable(e.what()));
         }
 
         const auto dtype = read_attr_strings(root, path, "dtype");
         mf.dtype = dtype.empty() ? "" : dtype[0];
         if (mf.dtype != "f32" && mf.dtype != "f64")
             throw DataError(path + ": attribute 'dtype': expected \"f32\" or \"f64\", found \"" +
-                            mf.dtype + "\"");
+                            printable(mf.dtype) + "\"");
         const std::size_t elem = mf.dtype == "f32" ? 4 : 8;
 
         mf.learning_rate = read_attr_double(root, path, "learning_rate");

@@ -29,8 +29,9 @@ set(vg_args --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=defini
 if(SUPPRESSIONS)
   list(APPEND vg_args --suppressions=${SUPPRESSIONS})
 endif()
-# 3 iterations of a small network: every op's forward and backward, the loader, the model writer
-# and the pictures, in about 35 s (most of it the fixed cost of loading and writing under valgrind).
+# 3 iterations of a small network (matmul, add_bias, relu, sigmoid, the loss: forward and backward),
+# the loader, the model writer and the pictures, in about 35 s (most of it the fixed cost of
+# loading and writing, under valgrind).
 string(TIMESTAMP t0 "%s")
 execute_process(
   COMMAND "${VALGRIND}" ${vg_args} "${PROGRAM}" train --data "${data}"

@@ -220,7 +220,16 @@ Outcome run_in_child(Loader loader, const std::string& path, const fs::path& scr
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     const std::string msg = slurp(out_file);
-    const std::string noise = slurp(err_file);
+    std::string noise = slurp(err_file);
+#if defined(__SANITIZE_ADDRESS__)
+    // The sanitizer's own note for a malloc it answers with NULL (allocator_may_return_null; the
+    // normal build's malloc returns NULL silently) is not output of the loader.
+    for (std::size_t at; (at = noise.find("WARNING: AddressSanitizer failed to allocate")) != std::string::npos;) {
+        const std::size_t from = noise.rfind('\n', at), to = noise.find('\n', at);
+        noise.erase(from == std::string::npos ? 0 : from + 1,
+                    to == std::string::npos ? std::string::npos : to - (from == std::string::npos ? 0 : from + 1) + 1);
+    }
+#endif
     Outcome o;
     if (WIFSIGNALED(status)) {
         const int sig = WTERMSIG(status);
