@@ -6,7 +6,7 @@
 // naming the file); nothing crashes, hangs, throws anything else or prints on its own.
 //
 // The test writes small valid files itself (a dataset in the catvnoncat layout with the HDF5 C++
-// API, models with io::save_model, PNG/JPEG/BMP with stb_image_write), then damages copies of
+// API, models with io::save_model, checkpoints with io::save_checkpoint, PNG/JPEG/BMP with stb_image_write), then damages copies of
 // them with a fixed seed: truncation at random offsets, 1/8/64 random bit flips, zero-filled
 // ranges, plus hand-made files of wrong types, ranks, shapes and values. Every file is loaded in
 // a forked child, so that a crash (a signal), a hang (SIGALRM after 10 s) or an abort is counted
@@ -45,7 +45,9 @@
 
 #include <H5Cpp.h>
 
+#include "xgrad/checkpoint.hpp"
 #include "xgrad/io.hpp"
+#include "xgrad/random.hpp"
 
 #ifndef XGRAD_DEFAULT_DATA_DIR
 #define XGRAD_DEFAULT_DATA_DIR ""
@@ -72,11 +74,12 @@ using Bytes = std::vector<unsigned char>;
 
 // ---- the loaders under test ---------------------------------------------------------------------
 
-enum class Loader { dataset, model, image };
+enum class Loader { dataset, model, checkpoint, image };
 const char* loader_name(Loader l) {
     switch (l) {
         case Loader::dataset: return "io::load_image_set";
         case Loader::model: return "io::load_model";
+        case Loader::checkpoint: return "io::load_checkpoint";
         case Loader::image: return "io::load_image";
     }
     return "?";
@@ -121,6 +124,43 @@ bool valid_model(const io::ModelFile& mf) {
     return true;
 }
 
+template <class T>
+bool finite(const Matrix<T>& m) {
+    for (T v : m)
+        if (!std::isfinite(v)) return false;
+    return true;
+}
+
+// A checkpoint is valid when its layers chain (each W's inputs are the previous W's outputs, each
+// b one column of W's outputs), every value is finite and the counts agree.
+template <class T>
+bool valid_checkpoint(const io::Checkpoint<T>& c) {
+    const auto& p = c.state.params;
+    if (p.W.empty() || p.W.size() != p.b.size()) return false;
+    for (std::size_t l = 0; l < p.W.size(); ++l) {
+        const std::size_t rows = p.W[l].shape()[0];
+        if (rows == 0 || p.W[l].shape()[1] == 0) return false;
+        if (l > 0 && p.W[l].shape()[1] != p.W[l - 1].shape()[0]) return false;
+        if (p.b[l].shape()[0] != rows || p.b[l].shape()[1] != 1) return false;
+        if (!finite(p.W[l]) || !finite(p.b[l])) return false;
+    }
+    for (const auto* ms : {&c.state.first_moments, &c.state.second_moments}) {
+        if (ms->size() > 2 * p.W.size()) return false;
+        for (const auto& m : *ms)
+            if (!finite(m)) return false;
+    }
+    if (c.state.epoch < 0 || c.state.steps < 0 || (long long)c.costs.size() != c.state.epoch) return false;
+    for (const auto& [name, value] : c.settings)
+        if (name.find('=') != std::string::npos) return false;
+    NumpyRandom rng;
+    try {
+        rng.set_state(c.state.dropout_rng);
+    } catch (const DataError&) {
+        return false;
+    }
+    return true;
+}
+
 // What the child reports.
 enum Code : int { kLoaded = 0, kClearError = 2, kInvalidData = 3, kOtherException = 4, kUnclear = 6 };
 
@@ -137,6 +177,11 @@ int child_load(Loader loader, const std::string& path, int out_fd) {
                     ok = valid_set(io::load_image_set<double>(path, "train_set_x", "train_set_y"));
                     break;
                 case Loader::model: ok = valid_model(io::load_model(path)); break;
+                case Loader::checkpoint:
+                    ok = io::checkpoint_dtype(path) == "f32"
+                             ? valid_checkpoint(io::load_checkpoint<float>(path))
+                             : valid_checkpoint(io::load_checkpoint<double>(path));
+                    break;
                 case Loader::image:
                     ok = io::load_image(path, kImgH, kImgW, kImgC).size() == kImgH * kImgW * kImgC;
                     break;
@@ -385,7 +430,27 @@ void write_model(const std::string& path) {
     io::save_model(path, base_spec(), he_init<T>(base_spec(), 5), 0.0075, 2500, 3u, 0.125, info);
 }
 
-// Edits a copy of a valid model in place with the HDF5 C++ API (the wrong-type/shape variants).
+// The base checkpoint: the base model's parameters, Adam's two moments, 7 epochs (28 steps) done.
+template <class T>
+void write_checkpoint(const std::string& path) {
+    io::Checkpoint<T> c;
+    c.state.params = he_init<T>(base_spec(), 5);
+    for (std::size_t l = 0; l < c.state.params.W.size(); ++l)
+        for (const Matrix<T>* m : {&c.state.params.W[l], &c.state.params.b[l]}) {
+            c.state.first_moments.push_back(*m * T(0.1));
+            c.state.second_moments.push_back(*m * *m);
+        }
+    c.state.epoch = 7;
+    c.state.steps = 28;
+    NumpyRandom rng(1);
+    for (int i = 0; i < 10; ++i) rng.uniform();
+    c.state.dropout_rng = rng.state();
+    c.settings = {{"optimizer", "adam"}, {"learning-rate", "0.0075"}, {"keep-prob", "0.8,0.9"}};
+    c.costs = {0.69, 0.6, 0.55, 0.5, 0.45, 0.4, 0.35};
+    io::save_checkpoint(path, c);
+}
+
+// Edits a copy of a valid model (or checkpoint) in place with the HDF5 C++ API (the wrong-type/shape variants).
 void edit_model(const std::string& path, const std::function<void(H5::H5File&, H5::Group&)>& edit) {
     H5::H5File f(path, H5F_ACC_RDWR);
     H5::Group root = f.openGroup("/");
@@ -563,6 +628,7 @@ void run_corpus() {
     if (seed != 20240607 || c.scale != 1)
         std::cout << "damaged corpus with seed " << seed << ", scale " << c.scale << "\n";
     Rng rng(seed);
+    std::size_t checkpoint_edits = 0;
     H5::Exception::dontPrint();  // the test's own HDF5 writes
 
     // ---------------------------------------------------------------- datasets
@@ -820,6 +886,90 @@ void run_corpus() {
         }
     }
 
+    // ---------------------------------------------------------------- checkpoints
+    {
+        const std::string f64_path = (tmp.path / "base_checkpoint_f64.h5").string();
+        const std::string f32_path = (tmp.path / "base_checkpoint_f32.h5").string();
+        write_checkpoint<double>(f64_path);
+        write_checkpoint<float>(f32_path);
+        c.check("checkpoint/valid", Loader::checkpoint, f64_path);
+        c.check("checkpoint/valid", Loader::checkpoint, f32_path);
+        c.damage("checkpoint", Loader::checkpoint, read_bytes(f64_path), ".h5", rng, 25, 20, 15, 10, 10);
+        c.damage("checkpoint-f32", Loader::checkpoint, read_bytes(f32_path), ".h5", rng, 8, 6, 6, 4, 4);
+
+        using Edit = std::function<void(H5::H5File&, H5::Group&)>;
+        auto dims2 = [](hsize_t r, hsize_t c2) {
+            const hsize_t d[2] = {r, c2};
+            return H5::DataSpace(2, d);
+        };
+        auto string_attr = [](const char* name, std::string v) -> Edit {
+            return [name, v](H5::H5File&, H5::Group& g) {
+                const H5::StrType t(H5::PredType::C_S1, H5T_VARIABLE);
+                const char* p = v.c_str();
+                replace_attr(g, name, t, H5::DataSpace(H5S_SCALAR), t, &p);
+            };
+        };
+        auto int_attr = [](const char* name, long long v) -> Edit {
+            return [name, v](H5::H5File&, H5::Group& g) {
+                replace_attr(g, name, H5::PredType::STD_I64LE, H5::DataSpace(H5S_SCALAR),
+                             H5::PredType::NATIVE_LLONG, &v);
+            };
+        };
+        const std::vector<std::pair<std::string, Edit>> edits = {
+            {"no-format", [](H5::H5File&, H5::Group& g) { g.removeAttr("format"); }},
+            {"other-format", string_attr("format", "xgrad-checkpoint-0")},
+            {"dtype-f16", string_attr("dtype", "f16")},
+            {"dtype-control-chars", string_attr("dtype", "f\n64")},
+            {"epoch-negative", int_attr("epoch", -1)},
+            {"epoch-not-costs", int_attr("epoch", 9)},
+            {"layers-zero", int_attr("layers", 0)},
+            {"layers-huge", int_attr("layers", 1LL << 40)},
+            {"layers-more-than-stored", int_attr("layers", 4)},
+            {"moments-too-many", int_attr("moments", 7)},
+            {"steps-missing", [](H5::H5File&, H5::Group& g) { g.removeAttr("steps"); }},
+            {"rng-garbage", string_attr("dropout_rng", "MT19937 1 2 3")},
+            {"settings-not-name-value", [](H5::H5File&, H5::Group& g) {
+                 const H5::StrType t(H5::PredType::C_S1, H5T_VARIABLE);
+                 const char* p[2] = {"optimizer=adam", "no equals sign"};
+                 const hsize_t n = 2;
+                 replace_attr(g, "settings", t, H5::DataSpace(1, &n), t, p);
+             }},
+            {"W2-does-not-chain", [&](H5::H5File& f, H5::Group&) {
+                 replace_dataset(f, "W2", H5::PredType::IEEE_F64LE, dims2(3, 4), std::vector<double>(12, 0.5));
+             }},
+            {"b1-wrong-shape", [&](H5::H5File& f, H5::Group&) {
+                 replace_dataset(f, "b1", H5::PredType::IEEE_F64LE, dims2(1, 5), std::vector<double>(5, 0));
+             }},
+            {"W1-float32-in-f64", [&](H5::H5File& f, H5::Group&) {
+                 replace_dataset(f, "W1", H5::PredType::IEEE_F32LE, dims2(5, 48), std::vector<double>(240, 0.5));
+             }},
+            {"W1-int64", [&](H5::H5File& f, H5::Group&) {
+                 replace_dataset(f, "W1", H5::PredType::STD_I64LE, dims2(5, 48), std::vector<double>(240, 1));
+             }},
+            {"moment-missing", [](H5::H5File& f, H5::Group&) { f.unlink("moment2_3"); }},
+            {"moment-nan", [](H5::H5File& f, H5::Group&) { poison(f, "moment1_0", 3, std::nan("")); }},
+            {"W3-inf", [](H5::H5File& f, H5::Group&) { poison(f, "W3", 0, INFINITY); }},
+            {"costs-rank2", [&](H5::H5File& f, H5::Group&) {
+                 replace_dataset(f, "costs", H5::PredType::IEEE_F64LE, dims2(7, 1), std::vector<double>(7, 0.5));
+             }},
+            {"costs-never-written", [&](H5::H5File& f, H5::Group&) {
+                 const hsize_t n = 7;
+                 replace_dataset(f, "costs", H5::PredType::IEEE_F64LE, H5::DataSpace(1, &n), {});
+             }},
+        };
+        checkpoint_edits = edits.size() + 1;
+        for (const auto& [what, edit] : edits) {
+            const std::string path = c.name("checkpoint/" + what, ".h5");
+            fs::copy_file(f64_path, path);
+            edit_model(path, edit);
+            c.check("checkpoint/wrong-type-shape-value", Loader::checkpoint, path);
+        }
+        // a model is not a checkpoint
+        const std::string model_path = c.name("checkpoint/a-model", ".h5");
+        write_model<double>(model_path);
+        c.check("checkpoint/wrong-type-shape-value", Loader::checkpoint, model_path);
+    }
+
     // ---------------------------------------------------------------- files that are not HDF5 at all
     {
         const Bytes png_bytes = png(12, 9, 3);
@@ -841,8 +991,8 @@ void run_corpus() {
             {"hdf5-signature-at-512", sig_at_512},
             {"hdf5-signature-only", sig_only},
         };
-        for (Loader l : {Loader::dataset, Loader::model}) {
-            const std::string pre = l == Loader::dataset ? "dataset" : "model";
+        for (Loader l : {Loader::dataset, Loader::model, Loader::checkpoint}) {
+            const std::string pre = l == Loader::dataset ? "dataset" : l == Loader::model ? "model" : "checkpoint";
             for (const auto& [what, bytes] : files) c.file(pre + "/not-hdf5-" + what, l, bytes, ".h5");
             // not a regular file: a directory, a FIFO (opening it would block), a missing path
             c.check(pre + "/not-a-file", l, tmp.path.string());
@@ -968,6 +1118,9 @@ void run_corpus() {
     for (const auto& k : c.kinds)
         if (k.size() > 6 && k.compare(k.size() - 6, 6, "/valid") == 0)
             BOOST_TEST(c.tally[k].clear + c.tally[k].failed == 0, k << ": a valid file did not load");
+    // every hand-made wrong checkpoint is refused (each breaks a promise load_checkpoint makes)
+    BOOST_TEST(c.tally["checkpoint/wrong-type-shape-value"].loaded == 0);
+    BOOST_TEST(c.tally["checkpoint/wrong-type-shape-value"].clear == checkpoint_edits);
     BOOST_TEST(all.total() >= 200);
     BOOST_TEST(all.failed == 0, all.failed << " damaged files crashed, hung or failed unclearly");
     if (all.failed || std::getenv("XGRAD_DAMAGED_KEEP")) {
