@@ -10,7 +10,10 @@ template <class T>
 void relu_forward(const Ctx<T>&, const M<T>& a, const M<T>*, M<T>& out) {
     const T* pa = a.data();
     T* po = out.data();
-    for (std::size_t i = 0, n = a.size(); i < n; ++i) po[i] = pa[i] > T(0) ? pa[i] : T(0);
+    for (std::size_t i = 0, n = a.size(); i < n; ++i) {
+        const T v = pa[i];
+        po[i] = v > T(0) ? v : T(0);
+    }
 }
 
 template <class T>
@@ -19,8 +22,11 @@ void relu_backward(const Ctx<T>&, const M<T>& a, const M<T>*, const M<T>& out, c
     const T* py = out.data();
     const T* pg = gout.data();
     T* p = ga->data();
-    for (std::size_t i = 0, n = a.size(); i < n; ++i)
-        p[i] += py[i] > T(0) ? pg[i] : T(0);  // branch-free, so it vectorises
+    for (std::size_t i = 0, n = a.size(); i < n; ++i) {
+        // both loaded whatever the sign: a select instead of a conditional load, so it vectorises
+        const T g = pg[i];
+        p[i] += py[i] > T(0) ? g : T(0);
+    }
 }
 
 XGRAD_INSTANTIATE_OP(relu)
