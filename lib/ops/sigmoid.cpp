@@ -1,8 +1,7 @@
 // sigmoid: Y = 1 / (1 + exp(-X))   any shape (the seed's formula; exp overflow gives exactly 0)
 //   dX += dY · Y · (1 - Y)          (uses the saved output)
-#include <cmath>
-
 #include "ops/ops.hpp"
+#include "vmath.hpp"
 
 namespace xgrad::ops {
 
@@ -10,9 +9,7 @@ Shape sigmoid_shape(Shape a, Shape) { return a; }
 
 template <class T>
 void sigmoid_forward(const Ctx<T>&, const M<T>& a, const M<T>*, M<T>& out) {
-    const T* pa = a.data();
-    T* po = out.data();
-    for (std::size_t i = 0, n = a.size(); i < n; ++i) po[i] = T(1) / (T(1) + std::exp(-pa[i]));
+    vmath::sigmoid(a.data(), out.data(), a.size());
 }
 
 template <class T>

@@ -1,8 +1,7 @@
 // tanh: Y = tanh(X)          any shape
 //   dX += dY · (1 - Y²)       (uses the saved output)
-#include <cmath>
-
 #include "ops/ops.hpp"
+#include "vmath.hpp"
 
 namespace xgrad::ops {
 
@@ -10,9 +9,7 @@ Shape tanh_shape(Shape a, Shape) { return a; }
 
 template <class T>
 void tanh_forward(const Ctx<T>&, const M<T>& a, const M<T>*, M<T>& out) {
-    const T* pa = a.data();
-    T* po = out.data();
-    for (std::size_t i = 0, n = a.size(); i < n; ++i) po[i] = std::tanh(pa[i]);
+    vmath::tanh(a.data(), out.data(), a.size());
 }
 
 template <class T>
