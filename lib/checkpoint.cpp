@@ -75,22 +75,32 @@ void save_checkpoint(const std::string& path, const Checkpoint<T>& c) {
     });
 }
 
+// (every HDF5 call below runs inside h5_step: whatever the guarded readers leave to HDF5 becomes
+// a DataError naming the file too)
 std::string checkpoint_dtype(const std::string& path) {
-    Reader r(path);
-    const std::string d = r.text("dtype");
-    if (d != "f32" && d != "f64") r.fail("dtype '" + printable(d) + "' is neither f32 nor f64");
-    return d;
+    return h5_step(path, "cannot read the checkpoint", [&] {
+        Reader r(path);
+        const std::string d = r.text("dtype");
+        if (d != "f32" && d != "f64") r.fail("dtype '" + printable(d) + "' is neither f32 nor f64");
+        return d;
+    });
 }
 
+namespace {
+
 template <class T>
-Checkpoint<T> load_checkpoint(const std::string& path) {
+Checkpoint<T> read_checkpoint(const std::string& path) {
     Reader r(path);
     if (r.text("dtype") != Stored<T>::name)
         r.fail("the checkpoint holds " + printable(r.text("dtype")) + " values, not " + Stored<T>::name);
     Checkpoint<T> c;
     c.state.epoch = r.integer("epoch");
     c.state.steps = r.integer("steps");
-    if (c.state.epoch < 0 || c.state.steps < 0) r.fail("negative epoch or step count");
+    // (an optimiser counts steps in a long long: a damaged count near its end would overflow)
+    const long long epoch = c.state.epoch, steps = c.state.steps;
+    if (epoch < 0 || steps < 0 || steps > (1LL << 53))
+        r.fail("epoch " + std::to_string(c.state.epoch) + " or step count " + std::to_string(c.state.steps) +
+               " out of range");
     c.state.dropout_rng = r.text("dropout_rng");
     for (const std::string& line : r.texts("settings")) {
         const auto eq = line.find('=');
@@ -104,13 +114,13 @@ Checkpoint<T> load_checkpoint(const std::string& path) {
     // optimiser's parameters when a Trainer restores them
     hsize_t inputs = 0;
     for (long long l = 1; l <= layers; ++l) {
-        c.state.params.W.push_back(r.matrix<T>("W" + std::to_string(l), {0, inputs}));
+        c.state.params.W.push_back(r.template matrix<T>("W" + std::to_string(l), {0, inputs}));
         const hsize_t outputs = c.state.params.W.back().shape()[0];
-        c.state.params.b.push_back(r.matrix<T>("b" + std::to_string(l), {outputs, 1}));
+        c.state.params.b.push_back(r.template matrix<T>("b" + std::to_string(l), {outputs, 1}));
         inputs = outputs;
     }
-    for (long long k = 0; k < m1; ++k) c.state.first_moments.push_back(r.matrix<T>("moment1_" + std::to_string(k), {0, 0}));
-    for (long long k = 0; k < m2; ++k) c.state.second_moments.push_back(r.matrix<T>("moment2_" + std::to_string(k), {0, 0}));
+    for (long long k = 0; k < m1; ++k) c.state.first_moments.push_back(r.template matrix<T>("moment1_" + std::to_string(k), {0, 0}));
+    for (long long k = 0; k < m2; ++k) c.state.second_moments.push_back(r.template matrix<T>("moment2_" + std::to_string(k), {0, 0}));
     c.costs = read_numbers(r.file, path, "costs");
     if ((long long)c.costs.size() != c.state.epoch)
         r.fail("holds " + std::to_string(c.costs.size()) + " costs for " + std::to_string(c.state.epoch) + " epochs");
@@ -121,6 +131,13 @@ Checkpoint<T> load_checkpoint(const std::string& path) {
         r.fail(std::string("attribute 'dropout_rng': ") + e.what());
     }
     return c;
+}
+
+}  // namespace
+
+template <class T>
+Checkpoint<T> load_checkpoint(const std::string& path) {
+    return h5_step(path, "cannot read the checkpoint", [&] { return read_checkpoint<T>(path); });
 }
 
 template void save_checkpoint<float>(const std::string&, const Checkpoint<float>&);

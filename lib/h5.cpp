@@ -1165,7 +1165,8 @@ Matrix<T> read_matrix(const H5::H5File& f, const std::string& file, const std::s
     }
     const H5::DataType t = ds.getDataType();
     if (t.getClass() != H5T_FLOAT || t.getSize() != elem || !standard_number(t))
-        bad(file, name, elem == 4 ? "float32" : "float64", type_text(t));
+        bad(file, name, std::string(elem == 4 ? "float32" : "float64") + (why.empty() ? "" : " (" + why + ")"),
+            type_text(t));
     const std::size_t count = checked_product(file, name, got);
     check_stored(file, name, ds, times(file, name, count, elem));
     Matrix<T> v = Matrix<T>::from_shape({std::size_t(got[0]), std::size_t(got[1])});
