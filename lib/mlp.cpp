@@ -1,5 +1,12 @@
 #include "xgrad/mlp.hpp"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+
 #include <cmath>
 
 #include "xgrad/random.hpp"
@@ -22,6 +29,42 @@ const char* activation_name(Activation a) {
         case Activation::softmax: return "softmax";
     }
     return "?";
+}
+
+std::size_t parse_layer_size(const std::string& text) {
+    const bool digits = !text.empty() && text.size() <= 18 && text.find_first_not_of("0123456789") == std::string::npos;
+    const unsigned long long v = digits ? std::stoull(text) : 0;  // 18 digits always fit
+    if (v == 0) throw UsageError("'" + text + "' is not a layer size (a positive integer)");
+    return std::size_t(v);
+}
+
+std::uint64_t training_bytes(const MlpSpec& spec, std::size_t m, std::size_t value_size, int extra_param_copies) {
+    // (sizes are bounded by MlpSpec: no term overflows 64 bits)
+    std::uint64_t params = 0, units = 0;
+    for (std::size_t l = 1; l < spec.dims.size(); ++l) {
+        params += std::uint64_t(spec.dims[l]) * (spec.dims[l - 1] + 1);
+        units += spec.dims[l];
+    }
+    const std::uint64_t values = params * std::uint64_t(2 + std::max(extra_param_copies, 0)) + 4 * units * m;
+    return values * value_size;
+}
+
+std::uint64_t available_memory() {
+    std::uint64_t have = 0;
+    std::ifstream meminfo("/proc/meminfo");
+    for (std::string line; std::getline(meminfo, line);)
+        if (line.rfind("MemAvailable:", 0) == 0) have = std::strtoull(line.c_str() + 13, nullptr, 10) * 1024;  // kB
+    if (have == 0) {
+        const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+        if (pages > 0 && page > 0) have = std::uint64_t(pages) * std::uint64_t(page);
+    }
+    // a process limit (ulimit -v / -d) is as real as the machine's
+    for (int resource : {RLIMIT_AS, RLIMIT_DATA}) {
+        struct rlimit lim {};
+        if (::getrlimit(resource, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY)
+            have = have == 0 ? std::uint64_t(lim.rlim_cur) : std::min<std::uint64_t>(have, lim.rlim_cur);
+    }
+    return have;
 }
 
 Init parse_init(const std::string& name) {
@@ -55,9 +98,17 @@ MlpSpec::MlpSpec(std::vector<std::size_t> d, std::vector<Activation> a)
     if (dims.size() < 2)
         throw UsageError("layer sizes: need at least two (input and output), got " +
                          std::to_string(dims.size()));
-    for (std::size_t i = 0; i < dims.size(); ++i)
-        if (dims[i] == 0)
-            throw UsageError("layer sizes: size " + std::to_string(i) + " is zero");
+    for (std::size_t i = 0; i < dims.size(); ++i) {
+        if (dims[i] == 0) throw UsageError("layer sizes: size " + std::to_string(i) + " is zero");
+        if (dims[i] > kMaxLayerSize)
+            throw UsageError("layer sizes: size " + std::to_string(i) + " is " + std::to_string(dims[i]) +
+                             ", more than " + std::to_string(kMaxLayerSize));
+    }
+    for (std::size_t l = 1; l < dims.size(); ++l)  // (each factor < 2^24: the product cannot overflow)
+        if (dims[l] * dims[l - 1] > kMaxLayerWeights)
+            throw UsageError("layer sizes: layer " + std::to_string(l) + " would have " + std::to_string(dims[l]) +
+                             " x " + std::to_string(dims[l - 1]) + " weights, more than " +
+                             std::to_string(kMaxLayerWeights));
     if (activations.size() != dims.size() - 1)
         throw UsageError("activations: " + std::to_string(dims.size()) + " layer sizes need " +
                          std::to_string(dims.size() - 1) + " activations, got " +

@@ -141,6 +141,17 @@ const CLI::Validator kPositive = number_check([](double v) { return v > 0; }, "a
 const CLI::Validator kNonNegative = number_check([](double v) { return v >= 0; }, "a number >= 0");
 const CLI::Validator kBeta = number_check([](double v) { return v >= 0 && v < 1; }, "in [0, 1)");
 const CLI::Validator kKeep = number_check([](double v) { return v > 0 && v <= 1; }, "in (0, 1]");
+// each --layers entry: a positive integer (CLI11 alone would wrap "-3" to 2^64 - 3)
+const CLI::Validator kLayerSize(
+    [](std::string& text) -> std::string {
+        try {
+            parse_layer_size(text);
+            return {};
+        } catch (const UsageError& e) {
+            return e.what();
+        }
+    },
+    "SIZE");
 
 template <class T>
 bool all_finite(const Params<T>& p) {
@@ -250,6 +261,18 @@ int train(const TrainOptions& o) {
     const std::string dir = data_dir(o.data);
     io::CatData<T> data = io::load_catvnoncat<T>(dir);
     check_input_size(data.train, spec.dims[0], dir, "--layers: the input size");
+    {
+        // parameter copies besides the tape's values and gradients: the initialiser's (computed in
+        // double), the last good parameters kept for an anomaly stop, the saved model's, moments
+        const int moments = o.optimizer == "adam" ? 2 : o.optimizer == "momentum" ? 1 : 0;
+        const std::size_t m = data.train.X.shape()[1];
+        const std::size_t batch = o.mini_batch_size > 0 ? std::min<std::size_t>(std::size_t(o.mini_batch_size), m) : m;
+        const std::uint64_t need = training_bytes(spec, batch, sizeof(T), 3 + moments);
+        const std::uint64_t have = available_memory();
+        if (have > 0 && need > have)
+            throw UsageError("--layers: training this network needs at least " + std::to_string(need >> 20) +
+                             " MiB, the machine has " + std::to_string(have >> 20) + " MiB available");
+    }
     // Only the test images are drawn; the training data moves into the tape (no second copy).
     std::vector<std::uint8_t>().swap(data.train.pixels);
 
@@ -485,7 +508,10 @@ int main(int argc, char** argv) {
     CLI::App* tr = app.add_subcommand("train", "train on the cat/non-cat dataset (defaults reproduce the seed)");
     tr->add_option("--data", t.data,
                    "dataset directory (default: $XGRAD_DATA, then " XGRAD_DEFAULT_DATA_DIR ")");
-    tr->add_option("--layers", t.layers, "layer sizes, input first")->delimiter(',')->capture_default_str();
+    tr->add_option("--layers", t.layers, "layer sizes, input first")
+        ->delimiter(',')
+        ->capture_default_str()
+        ->check(kLayerSize);
     tr->add_option("--activations", t.activations, "one per layer: relu, tanh or sigmoid (last: sigmoid)")
         ->delimiter(',')
         ->capture_default_str();
@@ -581,6 +607,11 @@ int main(int argc, char** argv) {
     try {
         if (tr->parsed()) return t.dtype == "f32" ? train<float>(t) : train<double>(t);
         return predict(p);
+    } catch (const std::bad_alloc&) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "%s: not enough memory for this run (are --layers or the data far larger than meant?)\n",
+                     kProgram);
+        return 2;
     } catch (const std::exception& e) {
         std::fflush(stdout);
         std::fprintf(stderr, "%s: %s\n", kProgram, e.what());

@@ -59,12 +59,13 @@ const fs::path& work_dir() {
 }
 
 // Runs the program with `args` (already shell-quoted) in `cwd`.
-Run run(const std::string& args, const fs::path& cwd = work_dir()) {
+// `shell_prefix` runs before the program in the same shell (a ulimit, say)
+Run run(const std::string& args, const fs::path& cwd = work_dir(), const std::string& shell_prefix = "") {
     static int counter = 0;
     const std::string tag = std::to_string(counter++);
     const fs::path out = work_dir() / ("stdout" + tag), err = work_dir() / ("stderr" + tag);
-    const std::string cmd = "cd '" + cwd.string() + "' && '" CAT_CLASSIFIER "' " + args + " > '" +
-                            out.string() + "' 2> '" + err.string() + "'";
+    const std::string cmd = "cd '" + cwd.string() + "' && " + shell_prefix + "'" CAT_CLASSIFIER "' " + args +
+                            " > '" + out.string() + "' 2> '" + err.string() + "'";
     const auto t0 = std::chrono::steady_clock::now();
     const int raw = std::system(cmd.c_str());
     Run r;
@@ -336,6 +337,23 @@ BOOST_AUTO_TEST_CASE(bad_input_is_one_line_and_exit_2) {
     check(run("train --dtype f16"), "f16");
     check(run("train --out /etc/passwd/x"), "--out /etc/passwd/x: cannot create the directory");
     check(run("train --activations relu,relu,relu,gelu"), "unknown activation 'gelu'");
+    // layer sizes: a negative one is not wrapped to 2^64 - 3, absurd ones are refused by name
+    check(run("train --layers 12288,-3,1 --activations relu,sigmoid"), "--layers: '-3' is not a layer size");
+    check(run("train --layers 12288,1.5,1 --activations relu,sigmoid"), "--layers: '1.5' is not a layer size");
+    check(run("train --layers 12288,99999999999,1 --activations relu,sigmoid"), "more than 16777216");
+    check(run("train --layers 12288,0,1 --activations relu,sigmoid"), "--layers: '0' is not a layer size");
+    check(run("train --iterations -1"), "--iterations");
+    check(run("train --iterations 0"), "--iterations");
+#if !defined(__SANITIZE_ADDRESS__)
+    // a network the memory cannot hold is refused before it is allocated, not killed by the
+    // kernel half-way: here the process may use 2 GB (ulimit -v), the network needs ~9.5 GB.
+    // (The sanitizer build cannot run under an address-space limit: ASan reserves terabytes of
+    // shadow memory. The other two CI builds run this check.)
+    if (dataset())
+        check(run("train --data '" + *dataset() + "' --layers 12288,20000,1 --activations relu,sigmoid --out mem_out",
+                  work_dir(), "ulimit -v 2000000 && "),
+              "--layers: training this network needs at least");
+#endif
     check(run("predict --model /nonexistent/model.h5 x.png"), "no such file");
     {
         std::ofstream(work_dir() / "not_a_model.h5") << "hello\n";

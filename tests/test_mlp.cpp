@@ -25,9 +25,38 @@ BOOST_AUTO_TEST_CASE(spec_errors_are_clear) {
     expect_usage_error([] { MlpSpec({4, 0, 1}, {"relu", "sigmoid"}); }, "size 1 is zero");
     expect_usage_error([] { MlpSpec({4, 3, 1}, {"sigmoid"}); }, "need 2 activations, got 1");
     expect_usage_error([] { MlpSpec({4, 3, 1}, {"sigmoid", "relu"}); }, "output layer must be sigmoid");
+    // sizes no machine trains: refused before anything is allocated
+    expect_usage_error([] { MlpSpec({4, (std::size_t(1) << 24) + 1, 1}, {"relu", "sigmoid"}); },
+                       "size 1 is 16777217, more than 16777216");
+    expect_usage_error([] { MlpSpec({std::size_t(1) << 24, 200, 1}, {"relu", "sigmoid"}); },
+                       "layer 1 would have 200 x 16777216 weights, more than 2147483648");
+    BOOST_CHECK_NO_THROW(MlpSpec({std::size_t(1) << 24, 128, 1}, {"relu", "sigmoid"}));  // exactly 2^31
     const MlpSpec ok({12288, 20, 7, 5, 1}, {"relu", "relu", "relu", "sigmoid"});
     BOOST_TEST(ok.layers() == 4u);
     BOOST_TEST(activation_name(ok.activations[0]) == std::string("relu"));
+}
+
+BOOST_AUTO_TEST_CASE(layer_sizes_parse_as_positive_integers_only) {
+    BOOST_TEST(parse_layer_size("12288") == 12288u);
+    BOOST_TEST(parse_layer_size("007") == 7u);
+    for (const char* bad : {"-3", "0", "1.5", "", " 5", "5 ", "x", "+4", "1e3", "0x10", "99999999999999999999"})
+        expect_usage_error([bad] { parse_layer_size(bad); }, "'" + std::string(bad) + "' is not a layer size");
+}
+
+BOOST_AUTO_TEST_CASE(training_memory_is_counted_before_allocating) {
+    // [3,4,1]: 4·(3+1) + 1·(4+1) = 21 parameters, 5 units; doubles, 2 moment copies, 10 examples:
+    // (21·(2+2) + 4·5·10)·8 bytes
+    const MlpSpec spec({3, 4, 1}, {"relu", "sigmoid"});
+    BOOST_TEST(training_bytes(spec, 10, 8, 2) == (21u * 4 + 4 * 5 * 10) * 8);
+    BOOST_TEST(training_bytes(spec, 10, 4, 0) == (21u * 2 + 4 * 5 * 10) * 4);
+    // the seed network on the cat images fits in any machine this runs on; the largest network
+    // MlpSpec allows (2^31 weights per layer) does not fit in what this one has
+    const std::uint64_t have = available_memory();
+    BOOST_TEST(have > 0u);
+    const MlpSpec seed({12288, 20, 7, 5, 1}, {"relu", "relu", "relu", "sigmoid"});
+    BOOST_TEST(training_bytes(seed, 209, 8, 5) < have);
+    const MlpSpec huge({std::size_t(1) << 24, 128, 1}, {"relu", "sigmoid"});
+    BOOST_TEST(training_bytes(huge, 209, 8, 5) > (std::uint64_t(1) << 34));  // > 16 GiB
 }
 
 BOOST_AUTO_TEST_CASE(network_shape_errors_are_clear) {

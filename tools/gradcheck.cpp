@@ -70,19 +70,11 @@ std::vector<std::string> split(const std::string& s, char sep) {
 std::vector<std::size_t> parse_layers(const std::string& s) {
     std::vector<std::size_t> dims;
     for (const std::string& t : split(s, ',')) {
-        std::size_t used = 0;
-        unsigned long long v = 0;
-        bool ok = !t.empty() && t.find_first_not_of("0123456789") == std::string::npos;
-        if (ok) {
-            try {
-                v = std::stoull(t, &used);
-            } catch (const std::exception&) {
-                ok = false;
-            }
+        try {
+            dims.push_back(parse_layer_size(t));
+        } catch (const UsageError& e) {
+            throw UsageError(std::string("--layers: ") + e.what());
         }
-        if (!ok || used != t.size() || v == 0)
-            throw UsageError("--layers: '" + t + "' is not a layer size (a positive integer)");
-        dims.push_back(std::size_t(v));
     }
     return dims;
 }
@@ -201,8 +193,13 @@ std::vector<Case> build_cases(const Options& o) {
         c.label = "layers";
         c.spec = MlpSpec(dims, acts);
         c.network = describe(c.spec);
-        c.params = random_params(c.spec, o.seed);
         const std::size_t m = o.examples_given ? o.examples : 10;
+        // the tape's, the hand formulas' and the finite differences' copies of every parameter
+        const std::uint64_t need = training_bytes(c.spec, m, sizeof(double), 4), have = available_memory();
+        if (have > 0 && need > have)
+            throw UsageError("--layers: checking this network needs at least " + std::to_string(need >> 20) +
+                             " MiB, the machine has " + std::to_string(have >> 20) + " MiB available");
+        c.params = random_params(c.spec, o.seed);
         if (o.data_given)
             real_data(io::find_data_dir(o.data, XGRAD_DEFAULT_DATA_DIR), m, c);
         else
@@ -551,6 +548,9 @@ int main(int argc, char** argv) {
     o.mask_seed_given = mseed->count() > 0;
     try {
         return run(o);
+    } catch (const std::bad_alloc&) {
+        std::cerr << "gradcheck: not enough memory for this check (are --layers or --examples far larger than meant?)\n";
+        return 2;
     } catch (const std::exception& e) {
         std::cerr << "gradcheck: " << e.what() << "\n";
         return 2;

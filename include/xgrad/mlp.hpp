@@ -28,7 +28,13 @@ enum class LossForm { fused, separate };
 
 // Layer sizes and activations, validated: at least two sizes, none zero, one activation per layer,
 // a sigmoid or softmax output layer (softmax with at least 2 units), softmax nowhere else.
+// A network's layer sizes and activations. The constructor throws UsageError for what cannot be a
+// network: fewer than two sizes, a size of 0 or above kMaxLayerSize, a weight matrix of more than
+// kMaxLayerWeights entries, activation counts or kinds that do not fit.
 struct MlpSpec {
+    static constexpr std::size_t kMaxLayerSize = std::size_t(1) << 24;
+    static constexpr std::size_t kMaxLayerWeights = std::size_t(1) << 31;
+
     std::vector<std::size_t> dims;          // {n_x, n_1, ..., n_L}
     std::vector<Activation> activations;    // L entries
 
@@ -41,6 +47,20 @@ struct MlpSpec {
     std::size_t layers() const { return activations.size(); }
     bool softmax_output() const { return activations.back() == Activation::softmax; }
 };
+
+// One layer size as text ("20"): a positive integer, else UsageError "'<text>' is not a layer size
+// (a positive integer)" (so "-3" is refused, not wrapped to 2^64 - 3).
+std::size_t parse_layer_size(const std::string& text);
+
+// At least the bytes a training run of `spec` on m examples holds: parameters and their gradients
+// plus `extra_param_copies` (an optimiser's moments), and for every example each layer's values
+// and gradients (pre- and post-activation). For refusing a run before it allocates far more than
+// the machine has (Linux would let it start, then kill it).
+std::uint64_t training_bytes(const MlpSpec& spec, std::size_t m, std::size_t value_size, int extra_param_copies = 0);
+
+// The memory this process can still get: MemAvailable of /proc/meminfo (else the physical
+// memory), or the process's address-space/data limit if that is lower; 0 when nothing can be read.
+std::uint64_t available_memory();
 
 // Weights and biases, W[l-1] is W_l [n_l, n_{l-1}], b[l-1] is b_l [n_l, 1].
 template <class T>
