@@ -3,6 +3,8 @@
 #include "xgrad/blas.hpp"
 
 #include <cmath>
+#include <cstdlib>
+#include <string>
 
 namespace xgrad::vmath {
 
@@ -77,9 +79,13 @@ XGRAD_VMATH_SAME(double)
 }  // namespace simd
 
 namespace {
-// decided once per process: the processor does not change
+// decided once per process: the processor does not change. XGRAD_VMATH=plain forces the plain
+// loops (to compare, or to get the same bits as a processor without AVX2).
 bool use_simd() {
-    static const bool yes = simd::available();
+    static const bool yes = [] {
+        const char* env = std::getenv("XGRAD_VMATH");
+        return simd::available() && !(env && std::string(env) == "plain");
+    }();
     return yes;
 }
 }  // namespace

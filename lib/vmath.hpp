@@ -5,7 +5,7 @@
 // `plain::` are the reference loops (libm, one element at a time). `simd::` are the same formulas
 // on AVX2 batches (exp/log1p/tanh from glibc's libmvec, within a few ulp of libm's), compiled in
 // their own file (vmath_avx2.cpp) with -mavx2 -mfma and called only when the processor has both. The
-// unprefixed functions pick one: simd when available, else plain. Every element goes through the
+// unprefixed functions pick one: simd when available (and XGRAD_VMATH is not "plain"), else plain. Every element goes through the
 // same batch code whatever n is (a short tail is padded into a batch), so results depend only on
 // the values, not on where an element sits in the array. Tests compare simd with plain.
 
