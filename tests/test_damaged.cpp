@@ -36,6 +36,7 @@
 #include <random>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -542,7 +543,8 @@ struct Corpus {
     }
 
     // Loads the file at `path` in a child; counts the outcome under `kind`.
-    void check(const std::string& kind, Loader loader, const std::string& path) {
+    // (returns the outcome: its detail is the error message of a clear error)
+    Outcome check(const std::string& kind, Loader loader, const std::string& path) {
         if (!tally.count(kind)) kinds.push_back(kind);
         Tally& t = tally[kind];
         const bool first_error = t.clear == 0;
@@ -562,6 +564,7 @@ struct Corpus {
                 failures.push_back(kind + " " + path + " (" + loader_name(loader) + "): " + o.detail);
                 break;
         }
+        return o;
     }
 
     void file(const std::string& kind, Loader loader, const Bytes& bytes, const std::string& ext) {
@@ -915,54 +918,56 @@ void run_corpus() {
                              H5::PredType::NATIVE_LLONG, &v);
             };
         };
-        const std::vector<std::pair<std::string, Edit>> edits = {
-            {"no-format", [](H5::H5File&, H5::Group& g) { g.removeAttr("format"); }},
-            {"other-format", string_attr("format", "xgrad-checkpoint-0")},
-            {"dtype-f16", string_attr("dtype", "f16")},
-            {"dtype-control-chars", string_attr("dtype", "f\n64")},
-            {"epoch-negative", int_attr("epoch", -1)},
-            {"epoch-not-costs", int_attr("epoch", 9)},
-            {"layers-zero", int_attr("layers", 0)},
-            {"layers-huge", int_attr("layers", 1LL << 40)},
-            {"layers-more-than-stored", int_attr("layers", 4)},
-            {"moments-too-many", int_attr("moments", 7)},
-            {"steps-missing", [](H5::H5File&, H5::Group& g) { g.removeAttr("steps"); }},
-            {"rng-garbage", string_attr("dropout_rng", "MT19937 1 2 3")},
-            {"settings-not-name-value", [](H5::H5File&, H5::Group& g) {
+        // each edit, and a part of the error it must give (refused for its own reason, not another)
+        const std::vector<std::tuple<std::string, std::string, Edit>> edits = {
+            {"no-format", "not an xgrad checkpoint", [](H5::H5File&, H5::Group& g) { g.removeAttr("format"); }},
+            {"other-format", "not an xgrad checkpoint", string_attr("format", "xgrad-checkpoint-0")},
+            {"dtype-f16", "dtype 'f16' is neither f32 nor f64", string_attr("dtype", "f16")},
+            {"dtype-control-chars", "is neither f32 nor f64", string_attr("dtype", "f\n64")},
+            {"epoch-negative", "epoch -1 or step count 28 out of range", int_attr("epoch", -1)},
+            {"epoch-not-costs", "holds 7 costs for 9 epochs", int_attr("epoch", 9)},
+            {"layers-zero", "implausible layer or moment counts", int_attr("layers", 0)},
+            {"layers-huge", "implausible layer or moment counts", int_attr("layers", 1LL << 40)},
+            {"layers-more-than-stored", "dataset 'W4'", int_attr("layers", 4)},
+            {"moments-too-many", "implausible layer or moment counts", int_attr("moments", 7)},
+            {"steps-missing", "attribute 'steps' missing", [](H5::H5File&, H5::Group& g) { g.removeAttr("steps"); }},
+            {"rng-garbage", "attribute 'dropout_rng'", string_attr("dropout_rng", "MT19937 1 2 3")},
+            {"settings-not-name-value", "setting 'no equals sign' is not name=value", [](H5::H5File&, H5::Group& g) {
                  const H5::StrType t(H5::PredType::C_S1, H5T_VARIABLE);
                  const char* p[2] = {"optimizer=adam", "no equals sign"};
                  const hsize_t n = 2;
                  replace_attr(g, "settings", t, H5::DataSpace(1, &n), t, p);
              }},
-            {"W2-does-not-chain", [&](H5::H5File& f, H5::Group&) {
+            {"W2-does-not-chain", "dataset 'W2': expected [any,5]", [&](H5::H5File& f, H5::Group&) {
                  replace_dataset(f, "W2", H5::PredType::IEEE_F64LE, dims2(3, 4), std::vector<double>(12, 0.5));
              }},
-            {"b1-wrong-shape", [&](H5::H5File& f, H5::Group&) {
+            {"b1-wrong-shape", "dataset 'b1': expected [5,1]", [&](H5::H5File& f, H5::Group&) {
                  replace_dataset(f, "b1", H5::PredType::IEEE_F64LE, dims2(1, 5), std::vector<double>(5, 0));
              }},
-            {"W1-float32-in-f64", [&](H5::H5File& f, H5::Group&) {
+            {"W1-float32-in-f64", "dataset 'W1': expected float64", [&](H5::H5File& f, H5::Group&) {
                  replace_dataset(f, "W1", H5::PredType::IEEE_F32LE, dims2(5, 48), std::vector<double>(240, 0.5));
              }},
-            {"W1-int64", [&](H5::H5File& f, H5::Group&) {
+            {"W1-int64", "dataset 'W1': expected float64", [&](H5::H5File& f, H5::Group&) {
                  replace_dataset(f, "W1", H5::PredType::STD_I64LE, dims2(5, 48), std::vector<double>(240, 1));
              }},
-            {"moment-missing", [](H5::H5File& f, H5::Group&) { f.unlink("moment2_3"); }},
-            {"moment-nan", [](H5::H5File& f, H5::Group&) { poison(f, "moment1_0", 3, std::nan("")); }},
-            {"W3-inf", [](H5::H5File& f, H5::Group&) { poison(f, "W3", 0, INFINITY); }},
-            {"costs-rank2", [&](H5::H5File& f, H5::Group&) {
+            {"moment-missing", "dataset 'moment2_3'", [](H5::H5File& f, H5::Group&) { f.unlink("moment2_3"); }},
+            {"moment-nan", "dataset 'moment1_0': expected finite values, found NaN", [](H5::H5File& f, H5::Group&) { poison(f, "moment1_0", 3, std::nan("")); }},
+            {"W3-inf", "dataset 'W3': expected finite values, found +Inf", [](H5::H5File& f, H5::Group&) { poison(f, "W3", 0, INFINITY); }},
+            {"costs-rank2", "dataset 'costs': expected a list of numbers", [&](H5::H5File& f, H5::Group&) {
                  replace_dataset(f, "costs", H5::PredType::IEEE_F64LE, dims2(7, 1), std::vector<double>(7, 0.5));
              }},
-            {"costs-never-written", [&](H5::H5File& f, H5::Group&) {
+            {"costs-never-written", "dataset 'costs'", [&](H5::H5File& f, H5::Group&) {
                  const hsize_t n = 7;
                  replace_dataset(f, "costs", H5::PredType::IEEE_F64LE, H5::DataSpace(1, &n), {});
              }},
         };
         checkpoint_edits = edits.size() + 1;
-        for (const auto& [what, edit] : edits) {
+        for (const auto& [what, part, edit] : edits) {
             const std::string path = c.name("checkpoint/" + what, ".h5");
             fs::copy_file(f64_path, path);
             edit_model(path, edit);
-            c.check("checkpoint/wrong-type-shape-value", Loader::checkpoint, path);
+            const Outcome o = c.check("checkpoint/wrong-type-shape-value", Loader::checkpoint, path);
+            BOOST_TEST(o.detail.find(part) != std::string::npos, what << ": '" << part << "' in: " << o.detail);
         }
         // a model is not a checkpoint
         const std::string model_path = c.name("checkpoint/a-model", ".h5");
