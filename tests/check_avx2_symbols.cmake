@@ -32,7 +32,13 @@ execute_process(COMMAND ${OBJDUMP} -h ${OBJECTS} OUTPUT_VARIABLE sections RESULT
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "objdump failed on ${OBJECTS}")
 endif()
-if(sections MATCHES "\\.init_array|\\.ctors")
-  message(FATAL_ERROR "the AVX2 object has a static initialiser (.init_array/.ctors): it would run on every processor")
-endif()
+string(REGEX MATCHALL "\\.(init_array|ctors)[.0-9]*" initialisers "${sections}")
+foreach(section IN LISTS initialisers)
+  # the sanitizer build's own module constructor (GCC gives it priority 99): it registers the
+  # file's globals with ASan; that build is for finding bugs, not for running everywhere
+  if(SANITIZE AND section STREQUAL ".init_array.00099")
+    continue()
+  endif()
+  message(FATAL_ERROR "the AVX2 object has a static initialiser (${section}): it would run on every processor")
+endforeach()
 message(STATUS "AVX2 object: ${kernels} kernels, nothing else")
