@@ -49,6 +49,14 @@ std::uint64_t training_bytes(const MlpSpec& spec, std::size_t m, std::size_t val
     return values * value_size;
 }
 
+void require_memory(const MlpSpec& spec, std::size_t m, std::size_t value_size, int extra_param_copies,
+                    const std::string& what) {
+    const std::uint64_t need = training_bytes(spec, m, value_size, extra_param_copies), have = available_memory();
+    if (have > 0 && need > have)
+        throw UsageError(what + " needs at least " + std::to_string(need >> 20) + " MiB, the machine has " +
+                         std::to_string(have >> 20) + " MiB available");
+}
+
 std::uint64_t available_memory() {
     std::uint64_t have = 0;
     std::ifstream meminfo("/proc/meminfo");

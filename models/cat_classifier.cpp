@@ -267,11 +267,7 @@ int train(const TrainOptions& o) {
         const int moments = o.optimizer == "adam" ? 2 : o.optimizer == "momentum" ? 1 : 0;
         const std::size_t m = data.train.X.shape()[1];
         const std::size_t batch = o.mini_batch_size > 0 ? std::min<std::size_t>(std::size_t(o.mini_batch_size), m) : m;
-        const std::uint64_t need = training_bytes(spec, batch, sizeof(T), 3 + moments);
-        const std::uint64_t have = available_memory();
-        if (have > 0 && need > have)
-            throw UsageError("--layers: training this network needs at least " + std::to_string(need >> 20) +
-                             " MiB, the machine has " + std::to_string(have >> 20) + " MiB available");
+        require_memory(spec, batch, sizeof(T), 3 + moments, "--layers: training this network");
     }
     // Only the test images are drawn; the training data moves into the tape (no second copy).
     std::vector<std::uint8_t>().swap(data.train.pixels);

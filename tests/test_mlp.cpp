@@ -49,14 +49,18 @@ BOOST_AUTO_TEST_CASE(training_memory_is_counted_before_allocating) {
     const MlpSpec spec({3, 4, 1}, {"relu", "sigmoid"});
     BOOST_TEST(training_bytes(spec, 10, 8, 2) == (21u * 4 + 4 * 5 * 10) * 8);
     BOOST_TEST(training_bytes(spec, 10, 4, 0) == (21u * 2 + 4 * 5 * 10) * 4);
-    // the seed network on the cat images fits in any machine this runs on; the largest network
-    // MlpSpec allows (2^31 weights per layer) does not fit in what this one has
+    // the seed network on the cat images fits in any machine this runs on
     const std::uint64_t have = available_memory();
     BOOST_TEST(have > 0u);
     const MlpSpec seed({12288, 20, 7, 5, 1}, {"relu", "relu", "relu", "sigmoid"});
     BOOST_TEST(training_bytes(seed, 209, 8, 5) < have);
+    BOOST_CHECK_NO_THROW(require_memory(seed, 209, 8, 5, "seed"));
+    // the largest network MlpSpec allows (2^31 weights in a layer, ~86 GB with 5 copies) is refused
+    // unless this machine has that much available
     const MlpSpec huge({std::size_t(1) << 24, 128, 1}, {"relu", "sigmoid"});
-    BOOST_TEST(training_bytes(huge, 209, 8, 5) > (std::uint64_t(1) << 34));  // > 16 GiB
+    if (training_bytes(huge, 209, 8, 5) > have)
+        expect_usage_error([&] { require_memory(huge, 209, 8, 5, "--layers: huge"); },
+                           "--layers: huge needs at least");
 }
 
 BOOST_AUTO_TEST_CASE(network_shape_errors_are_clear) {

@@ -195,10 +195,7 @@ std::vector<Case> build_cases(const Options& o) {
         c.network = describe(c.spec);
         const std::size_t m = o.examples_given ? o.examples : 10;
         // the tape's, the hand formulas' and the finite differences' copies of every parameter
-        const std::uint64_t need = training_bytes(c.spec, m, sizeof(double), 4), have = available_memory();
-        if (have > 0 && need > have)
-            throw UsageError("--layers: checking this network needs at least " + std::to_string(need >> 20) +
-                             " MiB, the machine has " + std::to_string(have >> 20) + " MiB available");
+        require_memory(c.spec, m, sizeof(double), 4, "--layers: checking this network");
         c.params = random_params(c.spec, o.seed);
         if (o.data_given)
             real_data(io::find_data_dir(o.data, XGRAD_DEFAULT_DATA_DIR), m, c);

@@ -58,6 +58,11 @@ std::size_t parse_layer_size(const std::string& text);
 // the machine has (Linux would let it start, then kill it).
 std::uint64_t training_bytes(const MlpSpec& spec, std::size_t m, std::size_t value_size, int extra_param_copies = 0);
 
+// Throws UsageError "<what> needs at least N MiB, the machine has M MiB available" when
+// training_bytes(...) exceeds available_memory() (nothing when that cannot be told).
+void require_memory(const MlpSpec& spec, std::size_t m, std::size_t value_size, int extra_param_copies,
+                    const std::string& what);
+
 // The memory this process can still get: MemAvailable of /proc/meminfo (else the physical
 // memory), or the process's address-space/data limit if that is lower; 0 when nothing can be read.
 std::uint64_t available_memory();
