@@ -2,9 +2,11 @@
 // Internal: reading and writing HDF5 files that may be damaged, shared by the image-set and model
 // loaders (io.cpp) and the checkpoints (checkpoint.cpp).
 //
-// Every reader turns a failure into a DataError "<file>: <what>: <cause>", and checks the parts of
-// the file HDF5 1.10 trusts (object headers, stored sizes, chunks, variable-length strings) before
-// HDF5 acts on them: h5.cpp holds the evidence of each crash these guards prevent.
+// The readers report what they find wrong as a DataError "<file>: <what>: <cause>", and check the
+// parts of the file HDF5 1.10 trusts (object headers, stored sizes, chunks, variable-length strings)
+// before HDF5 acts on them: h5.cpp holds the evidence of each crash these guards prevent. Callers
+// run a whole load inside h5_step, so that an HDF5 exception from any remaining call becomes a
+// DataError too.
 
 #include <H5Cpp.h>
 

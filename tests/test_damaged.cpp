@@ -451,6 +451,13 @@ void write_checkpoint(const std::string& path) {
     io::save_checkpoint(path, c);
 }
 
+// An edit of a copy of a valid model or checkpoint (its file and root group), and a 2-D space.
+using Edit = std::function<void(H5::H5File&, H5::Group&)>;
+H5::DataSpace dims2(hsize_t rows, hsize_t cols) {
+    const hsize_t d[2] = {rows, cols};
+    return H5::DataSpace(2, d);
+}
+
 // Edits a copy of a valid model (or checkpoint) in place with the HDF5 C++ API (the wrong-type/shape variants).
 void edit_model(const std::string& path, const std::function<void(H5::H5File&, H5::Group&)>& edit) {
     H5::H5File f(path, H5F_ACC_RDWR);
@@ -715,14 +722,9 @@ void run_corpus() {
         c.damage("model", Loader::model, read_bytes(f64_path), ".h5", rng, 30, 25, 20, 15, 15);
         c.damage("model-f32", Loader::model, read_bytes(f32_path), ".h5", rng, 10, 10, 10, 5, 5);
 
-        using Edit = std::function<void(H5::H5File&, H5::Group&)>;
         const auto& PT = H5::PredType::NATIVE_DOUBLE;
         const H5::DataSpace scalar(H5S_SCALAR);
         auto dims1 = [](hsize_t n) { return H5::DataSpace(1, &n); };
-        auto dims2 = [](hsize_t r, hsize_t c2) {
-            const hsize_t d[2] = {r, c2};
-            return H5::DataSpace(2, d);
-        };
         auto ints_attr = [&](const char* name, std::vector<long long> v) -> Edit {
             return [name, v, dims1](H5::H5File&, H5::Group& g) {
                 replace_attr(g, name, H5::PredType::STD_I64LE, dims1(v.size()),
@@ -900,11 +902,6 @@ void run_corpus() {
         c.damage("checkpoint", Loader::checkpoint, read_bytes(f64_path), ".h5", rng, 25, 20, 15, 10, 10);
         c.damage("checkpoint-f32", Loader::checkpoint, read_bytes(f32_path), ".h5", rng, 8, 6, 6, 4, 4);
 
-        using Edit = std::function<void(H5::H5File&, H5::Group&)>;
-        auto dims2 = [](hsize_t r, hsize_t c2) {
-            const hsize_t d[2] = {r, c2};
-            return H5::DataSpace(2, d);
-        };
         auto string_attr = [](const char* name, std::string v) -> Edit {
             return [name, v](H5::H5File&, H5::Group& g) {
                 const H5::StrType t(H5::PredType::C_S1, H5T_VARIABLE);
