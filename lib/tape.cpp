@@ -23,221 +23,82 @@ void shape_error(const char* op, const char* what, Shape a, Shape b) {
     throw ShapeError(std::string(op) + ": " + what + ": A is " + to_string(a) + ", B is " +
                      to_string(b));
 }
+
+[[noreturn]] void shape_error(const char* op, const std::string& what, Shape a) {
+    throw ShapeError(std::string(op) + ": " + what + ": A is " + to_string(a));
+}
+
+// The op table, generated from XGRAD_OPS: every op's OpInfo, and its shape rule, forward and
+// backward for T.
+namespace {
+const OpInfo* const kInfos[] = {
+#define XGRAD_OP_INFO(name, api) &name##_info,
+    XGRAD_OPS(XGRAD_OP_INFO)
+#undef XGRAD_OP_INFO
+};
+constexpr std::size_t kFirstOp = std::size_t(OpKind::parameter) + 1;
+static_assert(sizeof(kInfos) / sizeof(kInfos[0]) + kFirstOp == std::size_t(OpKind::count_),
+              "one OpInfo per op");
+}  // namespace
+
+const OpInfo& info(OpKind op) {
+    const auto i = std::size_t(op);
+    if (i < kFirstOp || i >= std::size_t(OpKind::count_))
+        throw UsageError(std::string("ops::info: ") + op_name(op) + " is not an op");
+    return *kInfos[i - kFirstOp];
+}
+
 }  // namespace ops
 
 namespace {
 
-constexpr const char* kOpNames[] = {"constant", "parameter", "matmul",  "add_bias", "relu",
-                                    "sigmoid",  "bce",       "sigmoid_bce", "add",  "mul",
-                                    "tanh",     "scale",     "sum",     "mean",     "sq_norm",
-                                    "softmax",  "softmax_ce"};
+constexpr const char* kOpNames[] = {"constant", "parameter",
+#define XGRAD_OP_NAME(name, api) #name,
+                                    XGRAD_OPS(XGRAD_OP_NAME)
+#undef XGRAD_OP_NAME
+};
 static_assert(sizeof(kOpNames) / sizeof(kOpNames[0]) == std::size_t(OpKind::count_),
               "every OpKind needs a name");
 
-// The one dispatch table: op kind -> its shape rule, forward and backward.
 template <class T>
 struct OpTable {
-    Shape (*shape)(Shape, Shape);
+    Shape (*shape)(Shape, Shape, const Attr&);
     void (*forward)(const ops::Ctx<T>&, const Matrix<T>&, const Matrix<T>*, Matrix<T>&);
     void (*backward)(const ops::Ctx<T>&, const Matrix<T>&, const Matrix<T>*, const Matrix<T>&,
                      const Matrix<T>&, Matrix<T>*, Matrix<T>*);
 };
 
 template <class T>
-OpTable<T> op_table(OpKind op) {
-    switch (op) {
-#define XGRAD_OP_CASE(name) \
-    case OpKind::name:      \
-        return {ops::name##_shape, ops::name##_forward<T>, ops::name##_backward<T>};
-        XGRAD_OP_CASE(matmul)
-        XGRAD_OP_CASE(add_bias)
-        XGRAD_OP_CASE(relu)
-        XGRAD_OP_CASE(sigmoid)
-        XGRAD_OP_CASE(bce)
-        XGRAD_OP_CASE(sigmoid_bce)
-        XGRAD_OP_CASE(add)
-        XGRAD_OP_CASE(mul)
-        XGRAD_OP_CASE(tanh)
-        XGRAD_OP_CASE(scale)
-        XGRAD_OP_CASE(sum)
-        XGRAD_OP_CASE(mean)
-        XGRAD_OP_CASE(sq_norm)
-        XGRAD_OP_CASE(softmax)
-        XGRAD_OP_CASE(softmax_ce)
-#undef XGRAD_OP_CASE
-        case OpKind::constant:
-        case OpKind::parameter:
-        case OpKind::count_:
-            break;
-    }
-    throw UsageError(std::string("op_table: ") + op_name(op) + " is not an op");
+const OpTable<T>& op_table(OpKind op) {
+    static constexpr OpTable<T> kTable[] = {
+        {nullptr, nullptr, nullptr},  // constant
+        {nullptr, nullptr, nullptr},  // parameter
+#define XGRAD_OP_ROW(name, api) {ops::name##_shape, ops::name##_forward<T>, ops::name##_backward<T>},
+        XGRAD_OPS(XGRAD_OP_ROW)
+#undef XGRAD_OP_ROW
+    };
+    static_assert(sizeof(kTable) / sizeof(kTable[0]) == std::size_t(OpKind::count_), "one row per op");
+    return kTable[std::size_t(op)];
 }
 
 bool is_leaf(OpKind op) { return op == OpKind::constant || op == OpKind::parameter; }
+
+// The attribute fields an op uses, for print() and to_dot(): " c=0.5", " axis=0 [2,5)", ...
+std::string attr_text(OpKind op, const Attr& a, const char* sep) {
+    const unsigned uses = ops::info(op).attrs;
+    std::ostringstream os;
+    if (uses & ops::uses_scalar) os << sep << "c=" << a.scalar;
+    if (uses & ops::uses_axis) os << sep << "axis=" << a.axis;
+    if (uses & ops::uses_range) os << sep << "[" << a.begin << "," << a.end << ")";
+    if ((uses & ops::uses_columns) && a.columns > 0) os << sep << "columns=" << a.columns;
+    return os.str();
+}
 
 }  // namespace
 
 const char* op_name(OpKind op) {
     const auto i = std::size_t(op);
     return i < std::size_t(OpKind::count_) ? kOpNames[i] : "?";
-}
-
-template <class T>
-Tape<T>::Tape() {
-    const unsigned hw = std::thread::hardware_concurrency();
-    threads_ = hw == 0 ? 1 : int(hw);
-}
-template <class T>
-Tape<T>::~Tape() = default;
-template <class T>
-Tape<T>::Tape(Tape&&) noexcept = default;
-template <class T>
-Tape<T>& Tape<T>::operator=(Tape&&) noexcept = default;
-
-template <class T>
-void Tape<T>::set_threads(int n) {
-    if (n < 1) throw UsageError("set_threads: need at least one thread, got " + std::to_string(n));
-    threads_ = n;
-    pool_.reset();
-    scratch_.clear();
-    for (const auto& node : nodes_)
-        if (node.op == OpKind::matmul)
-            prepare_matmul(nodes_[std::size_t(node.in0)].shape, nodes_[std::size_t(node.in1)].shape);
-}
-
-template <class T>
-void Tape<T>::prepare_matmul(Shape a, Shape b) {
-    if (!ops::matmul_splits(a, b, threads_)) return;
-    if (!pool_) pool_ = std::make_unique<detail::ThreadPool>(threads_);
-    const std::size_t need = ops::matmul_scratch(a, b, threads_);
-    if (scratch_.size() < need) scratch_.resize(need);
-}
-
-template <class T>
-const Node<T>& Tape<T>::checked(NodeId id, const char* what) const {
-    if (id < 0 || std::size_t(id) >= nodes_.size())
-        throw UsageError(std::string(what) + ": node " + std::to_string(id) +
-                         " is not on this tape (it has " + std::to_string(nodes_.size()) +
-                         " nodes)");
-    return nodes_[std::size_t(id)];
-}
-
-template <class T>
-const Node<T>& Tape<T>::node(NodeId id) const {
-    return checked(id, "node");
-}
-
-template <class T>
-NodeId Tape<T>::constant(Matrix<T> value, std::string name) {
-    if (value.size() == 0)
-        throw ShapeError("constant: empty tensor " + to_string(shape_of(value)));
-    Node<T> n;
-    n.op = OpKind::constant;
-    n.name = std::move(name);
-    n.shape = shape_of(value);
-    n.value = std::move(value);
-    nodes_.push_back(std::move(n));
-    return NodeId(nodes_.size() - 1);
-}
-
-template <class T>
-NodeId Tape<T>::parameter(Matrix<T> value, std::string name) {
-    if (value.size() == 0)
-        throw ShapeError("parameter: empty tensor " + to_string(shape_of(value)));
-    Node<T> n;
-    n.op = OpKind::parameter;
-    n.name = std::move(name);
-    n.requires_grad = true;
-    n.shape = shape_of(value);
-    n.grad = xt::zeros<T>(value.shape());
-    n.value = std::move(value);
-    nodes_.push_back(std::move(n));
-    const NodeId id = NodeId(nodes_.size() - 1);
-    parameters_.push_back(id);
-    return id;
-}
-
-template <class T>
-NodeId Tape<T>::add_node(OpKind op, NodeId a, NodeId b, Shape out, double attr) {
-    Node<T> n;
-    n.op = op;
-    n.attr = attr;
-    n.in0 = a;
-    n.in1 = b;
-    if (op == OpKind::matmul) prepare_matmul(nodes_[std::size_t(a)].shape, nodes_[std::size_t(b)].shape);
-    n.requires_grad = nodes_[std::size_t(a)].requires_grad ||
-                      (b >= 0 && nodes_[std::size_t(b)].requires_grad);
-    n.shape = out;
-    n.value = Matrix<T>::from_shape({out.rows, out.cols});
-    if (n.requires_grad) n.grad = xt::zeros<T>(n.value.shape());
-    nodes_.push_back(std::move(n));
-    run_forward(nodes_.back());
-    return NodeId(nodes_.size() - 1);
-}
-
-template <class T>
-void Tape<T>::run_forward(Node<T>& n) {
-    const auto t = op_table<T>(n.op);
-    const Matrix<T>* b = n.in1 >= 0 ? &nodes_[std::size_t(n.in1)].value : nullptr;
-    t.forward({pool_.get(), scratch_.data(), n.attr}, nodes_[std::size_t(n.in0)].value, b, n.value);
-}
-
-#define XGRAD_BINARY(name)                                                                    \
-    template <class T>                                                                        \
-    NodeId Tape<T>::name(NodeId a, NodeId b) {                                                \
-        const Shape sa = shape_of(checked(a, #name).value);                                   \
-        const Shape sb = shape_of(checked(b, #name).value);                                   \
-        return add_node(OpKind::name, a, b, ops::name##_shape(sa, sb));                       \
-    }
-#define XGRAD_UNARY(name)                                                                     \
-    template <class T>                                                                        \
-    NodeId Tape<T>::name(NodeId a) {                                                          \
-        const Shape sa = shape_of(checked(a, #name).value);                                   \
-        return add_node(OpKind::name, a, -1, ops::name##_shape(sa, {}));                      \
-    }
-XGRAD_BINARY(matmul)
-XGRAD_BINARY(add_bias)
-XGRAD_BINARY(bce)
-XGRAD_BINARY(sigmoid_bce)
-XGRAD_BINARY(add)
-XGRAD_BINARY(mul)
-XGRAD_BINARY(softmax_ce)
-XGRAD_UNARY(relu)
-XGRAD_UNARY(sigmoid)
-XGRAD_UNARY(tanh)
-XGRAD_UNARY(sum)
-XGRAD_UNARY(mean)
-XGRAD_UNARY(sq_norm)
-XGRAD_UNARY(softmax)
-#undef XGRAD_BINARY
-#undef XGRAD_UNARY
-
-template <class T>
-NodeId Tape<T>::scale(NodeId x, double c) {
-    const Shape sx = shape_of(checked(x, "scale").value);
-    return add_node(OpKind::scale, x, -1, ops::scale_shape(sx, {}), c);
-}
-
-template <class T>
-void Tape<T>::set_scale(NodeId id, double c) {
-    const Node<T>& n = checked(id, "set_scale");
-    if (n.op != OpKind::scale)
-        throw UsageError("set_scale: node " + std::to_string(id) + " is " + op_name(n.op) +
-                         ", not scale");
-    nodes_[std::size_t(id)].attr = c;
-}
-
-template <class T>
-void Tape<T>::set_loss_columns(NodeId id, std::size_t cols) {
-    const Node<T>& n = checked(id, "set_loss_columns");
-    if (n.op != OpKind::bce && n.op != OpKind::sigmoid_bce && n.op != OpKind::softmax_ce)
-        throw UsageError("set_loss_columns: node " + std::to_string(id) + " is " +
-                         op_name(n.op) + ", not a loss (bce, sigmoid_bce, softmax_ce)");
-    const std::size_t m = nodes_[std::size_t(n.in0)].shape.cols;
-    if (cols > m)
-        throw UsageError("set_loss_columns: node " + std::to_string(id) + " has " +
-                         std::to_string(m) + " columns, cannot count " + std::to_string(cols));
-    nodes_[std::size_t(id)].attr = double(cols);
 }
 
 namespace {
@@ -264,6 +125,12 @@ std::string range_of(const Matrix<T>& m) {
     }
     std::ostringstream os;
     os.precision(4);
+    const std::size_t cols = m.shape()[1];
+    for (std::size_t k = 0; k < m.size(); ++k)
+        if (!std::isfinite(m.data()[k])) {
+            os << "first at (" << k / cols << "," << k % cols << ") = " << m.data()[k] << "; ";
+            break;
+        }
     if (lo <= hi) os << "range [" << lo << ", " << hi << "]";
     else os << "no finite value";
     if (nan) os << ", " << nan << " nan";
@@ -271,6 +138,225 @@ std::string range_of(const Matrix<T>& m) {
     return os.str();
 }
 }  // namespace
+
+template <class T>
+Tape<T>::Tape() {
+    const unsigned hw = std::thread::hardware_concurrency();
+    threads_ = hw == 0 ? 1 : int(hw);
+}
+template <class T>
+Tape<T>::~Tape() = default;
+template <class T>
+Tape<T>::Tape(Tape&&) noexcept = default;
+template <class T>
+Tape<T>& Tape<T>::operator=(Tape&&) noexcept = default;
+
+template <class T>
+void Tape<T>::set_threads(int n) {
+    if (n < 1) throw UsageError("set_threads: need at least one thread, got " + std::to_string(n));
+    threads_ = n;
+    pool_.reset();
+    scratch_.clear();
+    for (const auto& node : nodes_)
+        if (!is_leaf(node.op)) prepare(node);
+}
+
+template <class T>
+void Tape<T>::prepare(const Node<T>& n) {
+    const auto needs = ops::info(n.op).needs;
+    if (!needs) return;
+    const Shape sb = n.in1 >= 0 ? nodes_[std::size_t(n.in1)].shape : Shape{};
+    const ops::Needs got = needs(nodes_[std::size_t(n.in0)].shape, sb, n.attr, threads_);
+    if (got.pool && !pool_) pool_ = std::make_unique<detail::ThreadPool>(threads_);
+    if (scratch_.size() < got.scratch) scratch_.resize(got.scratch);
+}
+
+template <class T>
+const Node<T>& Tape<T>::checked(NodeId id, const char* what) const {
+    if (id < 0 || std::size_t(id) >= nodes_.size())
+        throw UsageError(std::string(what) + ": node " + std::to_string(id) +
+                         " is not on this tape (it has " + std::to_string(nodes_.size()) +
+                         " nodes)");
+    return nodes_[std::size_t(id)];
+}
+
+namespace {
+std::string tape_label(const void* tape, std::size_t nodes) {
+    std::ostringstream os;
+    os << "tape " << tape << " (" << nodes << " nodes)";
+    return os.str();
+}
+}  // namespace
+
+template <class T>
+NodeId Tape<T>::resolve(const Operand<T>& x, const char* op, const Operand<T>* other) const {
+    if (x.tape && x.tape != this) {
+        std::string msg = std::string(op) + ": operands from two different tapes: %" + std::to_string(x.id) +
+                          " is on " + tape_label(x.tape, x.tape->size());
+        if (other) {
+            msg += ", %" + std::to_string(other->id) + " on " +
+                   tape_label(other->tape ? other->tape : this,
+                              other->tape ? other->tape->size() : nodes_.size());
+        } else {
+            msg += ", the op is recorded on " + tape_label(this, nodes_.size());
+        }
+        throw UsageError(msg);
+    }
+    if (x.id < 0 || std::size_t(x.id) >= nodes_.size())
+        throw UsageError(std::string(op) + ": node %" + std::to_string(x.id) + " is not on " +
+                         tape_label(this, nodes_.size()) +
+                         (other ? ", the other operand %" + std::to_string(other->id) + " is" : ""));
+    return x.id;
+}
+
+template <class T>
+const Node<T>& Tape<T>::node(NodeId id) const {
+    return checked(id, "node");
+}
+
+template <class T>
+Var<T> Tape<T>::constant(Matrix<T> value, std::string name) {
+    if (value.size() == 0)
+        throw ShapeError("constant: empty tensor " + to_string(shape_of(value)));
+    Node<T> n;
+    n.op = OpKind::constant;
+    n.name = std::move(name);
+    n.shape = shape_of(value);
+    n.value = std::move(value);
+    nodes_.push_back(std::move(n));
+    return {*this, NodeId(nodes_.size() - 1)};
+}
+
+template <class T>
+Var<T> Tape<T>::parameter(Matrix<T> value, std::string name) {
+    if (value.size() == 0)
+        throw ShapeError("parameter: empty tensor " + to_string(shape_of(value)));
+    Node<T> n;
+    n.op = OpKind::parameter;
+    n.name = std::move(name);
+    n.requires_grad = true;
+    n.shape = shape_of(value);
+    n.grad = xt::zeros<T>(value.shape());
+    n.value = std::move(value);
+    nodes_.push_back(std::move(n));
+    const NodeId id = NodeId(nodes_.size() - 1);
+    parameters_.push_back(id);
+    return {*this, id};
+}
+
+template <class T>
+Var<T> Tape<T>::record(OpKind op, Operand<T> a, const Attr& attr) {
+    const char* name = op_name(op);
+    if (is_leaf(op) || std::size_t(op) >= std::size_t(OpKind::count_))
+        throw UsageError(std::string("record: ") + name + " is not an op");
+    if (ops::info(op).arity != 1)
+        throw UsageError(std::string("record: ") + name + " takes two inputs, got one");
+    return add_node(op, resolve(a, name, nullptr), -1, attr);
+}
+
+template <class T>
+Var<T> Tape<T>::record(OpKind op, Operand<T> a, Operand<T> b, const Attr& attr) {
+    const char* name = op_name(op);
+    if (is_leaf(op) || std::size_t(op) >= std::size_t(OpKind::count_))
+        throw UsageError(std::string("record: ") + name + " is not an op");
+    if (ops::info(op).arity != 2)
+        throw UsageError(std::string("record: ") + name + " takes one input, got two");
+    const NodeId ia = resolve(a, name, &b);
+    const NodeId ib = resolve(b, name, &a);
+    return add_node(op, ia, ib, attr);
+}
+
+template <class T>
+Var<T> Tape<T>::add_node(OpKind op, NodeId a, NodeId b, const Attr& attr) {
+    Node<T> n;
+    n.op = op;
+    n.attr = attr;
+    n.in0 = a;
+    n.in1 = b;
+    const Shape sa = nodes_[std::size_t(a)].shape;
+    const Shape sb = b >= 0 ? nodes_[std::size_t(b)].shape : Shape{};
+    n.shape = op_table<T>(op).shape(sa, sb, attr);
+    n.requires_grad = nodes_[std::size_t(a)].requires_grad ||
+                      (b >= 0 && nodes_[std::size_t(b)].requires_grad);
+    prepare(n);
+    n.value = Matrix<T>::from_shape({n.shape.rows, n.shape.cols});
+    if (n.requires_grad) n.grad = xt::zeros<T>(n.value.shape());
+    nodes_.push_back(std::move(n));
+    const NodeId id = NodeId(nodes_.size() - 1);
+    try {
+        run_forward(nodes_.back());
+        if (check_finite_ && !all_finite(nodes_.back().value))
+            report_non_finite("record", id, nodes_.back().value, "the value");
+    } catch (...) {
+        // a failed op leaves no half-recorded node behind
+        nodes_.pop_back();
+        throw;
+    }
+    return {*this, id};
+}
+
+template <class T>
+void Tape<T>::run_forward(Node<T>& n) {
+    const Matrix<T>* b = n.in1 >= 0 ? &nodes_[std::size_t(n.in1)].value : nullptr;
+    op_table<T>(n.op).forward({pool_.get(), scratch_.data(), n.attr}, nodes_[std::size_t(n.in0)].value, b,
+                              n.value);
+}
+
+#define XGRAD_BINARY(name)                                         \
+    template <class T>                                             \
+    Var<T> Tape<T>::name(Operand<T> a, Operand<T> b) {             \
+        return record(OpKind::name, a, b);                         \
+    }
+#define XGRAD_UNARY(name)                                          \
+    template <class T>                                             \
+    Var<T> Tape<T>::name(Operand<T> a) {                           \
+        return record(OpKind::name, a);                            \
+    }
+XGRAD_BINARY(matmul)
+XGRAD_BINARY(add_bias)
+XGRAD_BINARY(bce)
+XGRAD_BINARY(sigmoid_bce)
+XGRAD_BINARY(add)
+XGRAD_BINARY(mul)
+XGRAD_BINARY(softmax_ce)
+XGRAD_UNARY(relu)
+XGRAD_UNARY(sigmoid)
+XGRAD_UNARY(tanh)
+XGRAD_UNARY(sum)
+XGRAD_UNARY(mean)
+XGRAD_UNARY(sq_norm)
+XGRAD_UNARY(softmax)
+#undef XGRAD_BINARY
+#undef XGRAD_UNARY
+
+template <class T>
+Var<T> Tape<T>::scale(Operand<T> x, double c) {
+    Attr at;
+    at.scalar = c;
+    return record(OpKind::scale, x, at);
+}
+
+template <class T>
+void Tape<T>::set_scale(NodeId id, double c) {
+    const Node<T>& n = checked(id, "set_scale");
+    if (n.op != OpKind::scale)
+        throw UsageError("set_scale: node " + std::to_string(id) + " is " + op_name(n.op) +
+                         ", not scale");
+    nodes_[std::size_t(id)].attr.scalar = c;
+}
+
+template <class T>
+void Tape<T>::set_loss_columns(NodeId id, std::size_t cols) {
+    const Node<T>& n = checked(id, "set_loss_columns");
+    if (is_leaf(n.op) || !(ops::info(n.op).attrs & ops::uses_columns))
+        throw UsageError("set_loss_columns: node " + std::to_string(id) + " is " +
+                         op_name(n.op) + ", not a loss that averages over columns");
+    const std::size_t m = nodes_[std::size_t(n.in0)].shape.cols;
+    if (cols > m)
+        throw UsageError("set_loss_columns: node " + std::to_string(id) + " has " +
+                         std::to_string(m) + " columns, cannot count " + std::to_string(cols));
+    nodes_[std::size_t(id)].attr.columns = cols;
+}
 
 template <class T>
 std::string Tape<T>::describe(NodeId id) const {
@@ -411,8 +497,7 @@ void Tape<T>::print(std::ostream& os) const {
         if (n.in0 >= 0) os << " %" << n.in0;
         if (n.in1 >= 0) os << " %" << n.in1;
         os << "  " << to_string(shape_of(n.value)) << (n.requires_grad ? "  grad" : "");
-        if (n.op == OpKind::scale) os << "  c=" << n.attr;
-        if (n.attr > 0 && n.op != OpKind::scale) os << "  columns=" << n.attr;
+        if (!is_leaf(n.op)) os << attr_text(n.op, n.attr, "  ");
         if (!n.name.empty()) os << "  \"" << n.name << '"';
         os << '\n';
     }
@@ -426,7 +511,7 @@ std::string Tape<T>::to_dot() const {
         const Node<T>& n = nodes_[i];
         os << "  n" << i << " [label=\"%" << i << " " << op_name(n.op);
         if (!n.name.empty()) os << " " << n.name;
-        if (n.op == OpKind::scale) os << " c=" << n.attr;
+        if (!is_leaf(n.op)) os << attr_text(n.op, n.attr, " ");
         os << "\\n" << to_string(shape_of(n.value)) << (n.requires_grad ? "\\nneeds grad" : "")
            << "\"";
         if (n.op == OpKind::parameter)

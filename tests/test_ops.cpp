@@ -26,13 +26,13 @@ namespace {
 // upstream gradient G, with respect to a and (when given) b. Both gradients must be non-zero.
 // `attr` is the node attribute (scale factor, counted columns); grad_b = false for an input with no
 // gradient (class indices).
-void check_op(Shape (*shape)(Shape, Shape), Fwd fwd, Bwd bwd, M a, M* b_in, std::uint32_t seed,
-              double tol = 1e-8, double attr = 0, bool grad_b = true) {
+void check_op(Shape (*shape)(Shape, Shape, const Attr&), Fwd fwd, Bwd bwd, M a, M* b_in, std::uint32_t seed,
+              double tol = 1e-8, const Attr& attr = {}, bool grad_b = true) {
     NumpyRandom rng(seed);
     Cx cx;  // no pool: the split products are tested against this plain path elsewhere
     cx.attr = attr;
     M b = b_in ? *b_in : M();
-    const Shape so = shape(shape_of(a), b_in ? shape_of(b) : Shape{});
+    const Shape so = shape(shape_of(a), b_in ? shape_of(b) : Shape{}, attr);
     const M G = test::randn<double>(rng, so.rows, so.cols);
     M out = M::from_shape({so.rows, so.cols});
     auto s = [&] {
@@ -58,6 +58,12 @@ void check_op(Shape (*shape)(Shape, Shape), Fwd fwd, Bwd bwd, M a, M* b_in, std:
     M ga2 = ga;
     bwd(cx, a, b_in ? &b : nullptr, out, G, &ga2, nullptr);
     BOOST_TEST(rel_err(ga2, M(2.0 * ga)) < 1e-15);
+}
+
+Attr scalar(double c) {
+    Attr a;
+    a.scalar = c;
+    return a;
 }
 
 template <class F>
@@ -136,7 +142,7 @@ BOOST_AUTO_TEST_CASE(scale_fd) {
     NumpyRandom rng(19);
     M a = test::randn<double>(rng, 2, 3);
     check_op(ops::scale_shape, ops::scale_forward<double>, ops::scale_backward<double>, a, nullptr,
-             10, 1e-8, -1.7);
+             10, 1e-8, scalar(-1.7));
 }
 
 BOOST_AUTO_TEST_CASE(reductions_fd) {
@@ -168,7 +174,7 @@ BOOST_AUTO_TEST_CASE(softmax_ce_fd_one_hot_and_class_indices) {
     check_op(ops::softmax_ce_shape, ops::softmax_ce_forward<double>, ops::softmax_ce_backward<double>,
              z, &onehot, 15, 1e-7);
     check_op(ops::softmax_ce_shape, ops::softmax_ce_forward<double>, ops::softmax_ce_backward<double>,
-             z, &idx, 16, 1e-7, 0, false);
+             z, &idx, 16, 1e-7, {}, false);
     // both label forms give the same loss and logit gradient
     const Cx cx;
     M l1 = M::from_shape({1, 1}), l2 = M::from_shape({1, 1});

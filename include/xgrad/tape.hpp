@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "xgrad/op_list.hpp"
 #include "xgrad/tensor.hpp"
 
 namespace xgrad {
@@ -26,24 +27,13 @@ class ThreadPool;
 
 using NodeId = std::int32_t;
 
+// Every kind of node: the two leaves, then the built-in ops of the op table (xgrad/op_list.hpp).
 enum class OpKind : std::uint8_t {
     constant,   // leaf, no gradient (data, labels)
     parameter,  // leaf, gradient
-    matmul,
-    add_bias,
-    relu,
-    sigmoid,
-    bce,
-    sigmoid_bce,
-    add,
-    mul,
-    tanh,
-    scale,
-    sum,
-    mean,
-    sq_norm,
-    softmax,
-    softmax_ce,
+#define XGRAD_OP_ENUM(name, api) name,
+    XGRAD_OPS(XGRAD_OP_ENUM)
+#undef XGRAD_OP_ENUM
     count_  // keep last
 };
 
@@ -51,17 +41,68 @@ enum class OpKind : std::uint8_t {
 const char* op_name(OpKind op);
 std::ostream& operator<<(std::ostream& os, OpKind op);
 
+// The data of an op that is not a tensor. Each field has one meaning; an op uses the fields its
+// file says (and print/to_dot show exactly those).
+struct Attr {
+    double scalar = 0;      // scale: the factor c; add_scalar: the addend c; pow: the exponent p
+    int axis = -1;          // sum/mean/max: -1 every entry, 0 along the rows, 1 along the columns;
+                            // concat/slice: 0 rows, 1 columns
+    std::size_t begin = 0;  // slice: the first row/column taken
+    std::size_t end = 0;    // slice: one past the last
+    std::size_t columns = 0;  // losses: the first `columns` columns are counted (0 = all)
+};
+
 template <class T>
 struct Node {
     OpKind op = OpKind::constant;
     NodeId in0 = -1;
     NodeId in1 = -1;
     bool requires_grad = false;  // a parameter, or an op with an input that requires grad
-    double attr = 0;             // scale: the factor; losses: columns counted (0 = all)
+    Attr attr;                   // the op's non-tensor data
     std::string name;            // optional label for printing
     Shape shape;                 // fixed when recorded; replay checks leaves still have it
     Matrix<T> value;
     Matrix<T> grad;  // allocated only when requires_grad
+};
+
+template <class T>
+class Tape;
+
+// A node of a tape, as a value in expressions: `mean(square(sigmoid(matmul(W, x) + b) - y))`.
+// A small copyable handle (the tape's address and the node's id); it never owns the tape, and the
+// tape must outlive it (and not be moved while Vars refer to it). It converts to NodeId, so the
+// id-based API accepts it. The operators and functions on Vars are in xgrad/var.hpp.
+template <class T>
+class Var {
+public:
+    Var() = default;  // refers to nothing; using it is a UsageError
+    Var(Tape<T>& tape, NodeId id) : tape_(&tape), id_(id) {}
+
+    operator NodeId() const { return id_; }
+    NodeId id() const { return id_; }
+    bool valid() const { return tape_ != nullptr; }
+    Tape<T>& tape() const;  // UsageError for an empty Var
+
+    // The node's current value, gradient and shape (Tape::value/grad/shape).
+    const Matrix<T>& value() const;
+    const Matrix<T>& grad() const;
+    Shape shape() const;
+
+private:
+    Tape<T>* tape_ = nullptr;
+    NodeId id_ = -1;
+};
+
+// An argument of the tape's op methods: a Var (its tape is checked) or a bare NodeId (it must
+// exist on the tape).
+template <class T>
+struct Operand {
+    const Tape<T>* tape = nullptr;  // null for a bare id
+    NodeId id = -1;
+    Operand(NodeId i) : id(i) {}  // NOLINT: implicit on purpose
+    Operand(const Var<T>& v) : tape(v.valid() ? &v.tape() : nullptr), id(v.id()) {
+        if (!v.valid()) throw UsageError("an empty Var (default-constructed) used as an operand");
+    }
 };
 
 template <class T>
@@ -82,34 +123,43 @@ public:
     // ---- leaves ---------------------------------------------------------------------------
     // The value is taken by value: pass std::move(data) to hand a large tensor to the tape
     // without a copy.
-    NodeId constant(Matrix<T> value, std::string name = {});
-    NodeId parameter(Matrix<T> value, std::string name = {});
+    Var<T> constant(Matrix<T> value, std::string name = {});
+    Var<T> parameter(Matrix<T> value, std::string name = {});
 
-    // ---- ops (each checks shapes and computes its value at once) --------------------------
-    NodeId matmul(NodeId a, NodeId b);      // [M,K]·[K,N] -> [M,N]
-    NodeId add_bias(NodeId a, NodeId b);    // [n,m] + [n,1] (to every column) -> [n,m]
-    NodeId relu(NodeId x);                  // max(x, 0)
-    NodeId sigmoid(NodeId x);               // 1 / (1 + exp(-x))
-    NodeId bce(NodeId p, NodeId y);         // -sum(y log p + (1-y) log(1-p)) / m -> [1,1]
-    NodeId sigmoid_bce(NodeId z, NodeId y); // bce(sigmoid(z), y), computed stably from logits
-    NodeId add(NodeId a, NodeId b);         // a + b, same shapes
-    NodeId mul(NodeId a, NodeId b);         // a ⊙ b elementwise, same shapes (e.g. a dropout mask)
-    NodeId tanh(NodeId x);                  // tanh(x)
-    NodeId scale(NodeId x, double c);       // c · x (c can be changed later: set_scale)
-    NodeId sum(NodeId x);                   // sum of all entries -> [1,1]
-    NodeId mean(NodeId x);                  // mean of all entries -> [1,1]
-    NodeId sq_norm(NodeId x);               // squared Frobenius norm, sum of x² -> [1,1]
-    NodeId softmax(NodeId z);               // per column: exp(z - max) / sum exp(z - max)
+    // ---- ops ------------------------------------------------------------------------------
+    // Records op `op` on inputs a (and b for a binary op) with its attribute, checks the shapes
+    // (ShapeError naming the op and the shapes) and computes the value at once. The functions of
+    // xgrad/var.hpp (`a + b`, `exp(a)`, `sum(a, 0)`, ...) and the methods below all come here.
+    // Operands from another tape, or ids not on this one, are a UsageError naming both.
+    Var<T> record(OpKind op, Operand<T> a, const Attr& attr = {});
+    Var<T> record(OpKind op, Operand<T> a, Operand<T> b, const Attr& attr = {});
+
+    // The original id-based API (each is record() of one op; shapes in xgrad/op_list.hpp).
+    Var<T> matmul(Operand<T> a, Operand<T> b);      // [M,K]·[K,N] -> [M,N]
+    Var<T> add_bias(Operand<T> a, Operand<T> b);    // [n,m] + [n,1] (to every column) -> [n,m]
+    Var<T> relu(Operand<T> x);                      // max(x, 0)
+    Var<T> sigmoid(Operand<T> x);                   // 1 / (1 + exp(-x))
+    Var<T> bce(Operand<T> p, Operand<T> y);         // -sum(y log p + (1-y) log(1-p)) / m -> [1,1]
+    Var<T> sigmoid_bce(Operand<T> z, Operand<T> y); // bce(sigmoid(z), y), computed stably from logits
+    Var<T> add(Operand<T> a, Operand<T> b);         // a + b (broadcasting)
+    Var<T> mul(Operand<T> a, Operand<T> b);         // a ⊙ b elementwise (broadcasting; e.g. a dropout mask)
+    Var<T> tanh(Operand<T> x);                      // tanh(x)
+    Var<T> scale(Operand<T> x, double c);           // c · x (c can be changed later: set_scale)
+    Var<T> sum(Operand<T> x);                       // sum of all entries -> [1,1]
+    Var<T> mean(Operand<T> x);                      // mean of all entries -> [1,1]
+    Var<T> sq_norm(Operand<T> x);                   // squared Frobenius norm, sum of x² -> [1,1]
+    Var<T> softmax(Operand<T> z);                   // per column: exp(z - max) / sum exp(z - max)
     // Mean over columns of -log softmax(z)[label], z [K,m] logits (K >= 2), computed stably
     // (shifted by each column's max). y is [K,m] (one-hot, or any probability columns) or
     // [1,m] class indices 0..K-1 (a DataError names the first bad label).
-    NodeId softmax_ce(NodeId z, NodeId y);
+    Var<T> softmax_ce(Operand<T> z, Operand<T> y);
 
     // ---- attributes that may change between replays (no re-recording) -----------------------
     // The factor of a scale node.
     void set_scale(NodeId id, double c);
-    // A loss (bce, sigmoid_bce, softmax_ce) averages over its first n columns only and gives the
-    // others zero gradient: a smaller last mini-batch placed in a padded batch. 0 = all columns.
+    // A loss (an op that averages over columns: bce, sigmoid_bce, softmax_ce, mse) counts its
+    // first n columns only and gives the others zero gradient: a smaller last mini-batch placed in
+    // a padded batch. 0 = all columns.
     void set_loss_columns(NodeId id, std::size_t n);
 
     // ---- execution ------------------------------------------------------------------------
@@ -152,9 +202,10 @@ public:
 
 private:
     const Node<T>& checked(NodeId id, const char* what) const;
-    NodeId add_node(OpKind op, NodeId a, NodeId b, Shape out, double attr = 0);
+    NodeId resolve(const Operand<T>& x, const char* op, const Operand<T>* other) const;
+    Var<T> add_node(OpKind op, NodeId a, NodeId b, const Attr& attr);
     void run_forward(Node<T>& n);
-    void prepare_matmul(Shape a, Shape b);  // pool and scratch for a recorded product
+    void prepare(const Node<T>& n);  // pool and scratch for what a recorded op needs
 
     int threads_ = 1;
     std::unique_ptr<detail::ThreadPool> pool_;
@@ -172,4 +223,24 @@ private:
 extern template class Tape<float>;
 extern template class Tape<double>;
 
+template <class T>
+Tape<T>& Var<T>::tape() const {
+    if (!tape_) throw UsageError("an empty Var (default-constructed) has no tape");
+    return *tape_;
+}
+template <class T>
+const Matrix<T>& Var<T>::value() const {
+    return tape().value(id_);
+}
+template <class T>
+const Matrix<T>& Var<T>::grad() const {
+    return tape().grad(id_);
+}
+template <class T>
+Shape Var<T>::shape() const {
+    return tape().shape(id_);
+}
+
 }  // namespace xgrad
+
+#include "xgrad/var.hpp"

@@ -1,31 +1,23 @@
-// add: Y = A + B            same shapes (e.g. a data loss plus a penalty)
-//   dA += dY,  dB += dY
-#include "ops/ops.hpp"
+// add: Y = A + B            numpy broadcasting in 2-D (ops/broadcast.hpp)
+//   dA += dY,  dB += dY     each summed over the axes its operand was stretched along
+#include "ops/broadcast.hpp"
 
 namespace xgrad::ops {
 
-Shape add_shape(Shape a, Shape b) {
-    if (a != b) shape_error("add", "shapes differ", a, b);
-    return a;
-}
+const OpInfo add_info = binary_info(OpKind::add);
+
+Shape add_shape(Shape a, Shape b, const Attr&) { return broadcast_shape("add", a, b); }
 
 template <class T>
 void add_forward(const Ctx<T>&, const M<T>& a, const M<T>* b, M<T>& out) {
-    const T* pa = a.data();
-    const T* pb = b->data();
-    T* po = out.data();
-    for (std::size_t i = 0, n = a.size(); i < n; ++i) po[i] = pa[i] + pb[i];
+    broadcast_forward(a, *b, out, [](T x, T y) { return x + y; });
 }
 
 template <class T>
-void add_backward(const Ctx<T>&, const M<T>&, const M<T>*, const M<T>&, const M<T>& gout, M<T>* ga,
+void add_backward(const Ctx<T>&, const M<T>& a, const M<T>* b, const M<T>& out, const M<T>& gout, M<T>* ga,
                   M<T>* gb) {
-    const T* pg = gout.data();
-    for (M<T>* g : {ga, gb}) {
-        if (!g) continue;
-        T* p = g->data();
-        for (std::size_t i = 0, n = gout.size(); i < n; ++i) p[i] += pg[i];
-    }
+    const auto one = [](T, T, T) { return T(1); };
+    broadcast_backward(a, *b, out, gout, ga, gb, one, one);
 }
 
 XGRAD_INSTANTIATE_OP(add)

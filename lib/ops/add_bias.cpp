@@ -5,7 +5,9 @@
 
 namespace xgrad::ops {
 
-Shape add_bias_shape(Shape a, Shape b) {
+const OpInfo add_bias_info = binary_info(OpKind::add_bias);
+
+Shape add_bias_shape(Shape a, Shape b, const Attr&) {
     if (b.cols != 1 || b.rows != a.rows)
         shape_error("add_bias", "bias must be [rows of A,1]", a, b);
     return a;

@@ -9,7 +9,9 @@
 
 namespace xgrad::ops {
 
-Shape bce_shape(Shape a, Shape b) {
+const OpInfo bce_info = loss_info(OpKind::bce);
+
+Shape bce_shape(Shape a, Shape b, const Attr&) {
     if (a != b) shape_error("bce", "probabilities and labels differ in shape", a, b);
     return {1, 1};
 }

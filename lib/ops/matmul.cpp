@@ -8,7 +8,7 @@
 
 namespace xgrad::ops {
 
-Shape matmul_shape(Shape a, Shape b) {
+Shape matmul_shape(Shape a, Shape b, const Attr&) {
     if (a.cols != b.rows) shape_error("matmul", "inner dimensions differ", a, b);
     return {a.rows, b.cols};
 }
@@ -32,22 +32,22 @@ void matmul_backward(const Ctx<T>& cx, const M<T>& a, const M<T>* b, const M<T>&
                      gb->data(), n);
 }
 
-// Scratch a matmul of these shapes needs with `threads` threads (for the tape to reserve).
-std::size_t matmul_scratch(Shape a, Shape b, int threads) {
+namespace {
+// What a product of these shapes needs with `threads` threads: a pool if any of its three gemms
+// (forward, dA, dB) splits, and the largest scratch of the three.
+Needs matmul_needs(Shape a, Shape b, const Attr&, int threads) {
     const int m = int(a.rows), k = int(a.cols), n = int(b.cols);
     using detail::gemm_scratch;
     using detail::plan_gemm;
-    return std::max({gemm_scratch(plan_gemm(m, n, k, threads), m, n),
-                     gemm_scratch(plan_gemm(m, k, n, threads), m, k),
-                     gemm_scratch(plan_gemm(k, n, m, threads), k, n)});
+    const auto f = plan_gemm(m, n, k, threads), da = plan_gemm(m, k, n, threads), db = plan_gemm(k, n, m, threads);
+    Needs got;
+    got.pool = f.parts > 1 || da.parts > 1 || db.parts > 1;
+    got.scratch = std::max({gemm_scratch(f, m, n), gemm_scratch(da, m, k), gemm_scratch(db, k, n)});
+    return got;
 }
+}  // namespace
 
-bool matmul_splits(Shape a, Shape b, int threads) {
-    const int m = int(a.rows), k = int(a.cols), n = int(b.cols);
-    using detail::plan_gemm;
-    return plan_gemm(m, n, k, threads).parts > 1 || plan_gemm(m, k, n, threads).parts > 1 ||
-           plan_gemm(k, n, m, threads).parts > 1;
-}
+const OpInfo matmul_info = {OpKind::matmul, 2, uses_none, matmul_needs, false};
 
 XGRAD_INSTANTIATE_OP(matmul)
 

@@ -1,37 +1,23 @@
-// mul: Y = A ⊙ B            elementwise, same shapes (e.g. an activation times a dropout mask)
-//   dA += dY ⊙ B,  dB += dY ⊙ A
-#include "ops/ops.hpp"
+// mul: Y = A ⊙ B            elementwise, numpy broadcasting in 2-D (e.g. an activation times a
+//                           dropout mask, or a column of weights times every column)
+//   dA += dY ⊙ B,  dB += dY ⊙ A     each summed over the axes its operand was stretched along
+#include "ops/broadcast.hpp"
 
 namespace xgrad::ops {
 
-Shape mul_shape(Shape a, Shape b) {
-    if (a != b) shape_error("mul", "shapes differ", a, b);
-    return a;
-}
+const OpInfo mul_info = binary_info(OpKind::mul);
+
+Shape mul_shape(Shape a, Shape b, const Attr&) { return broadcast_shape("mul", a, b); }
 
 template <class T>
 void mul_forward(const Ctx<T>&, const M<T>& a, const M<T>* b, M<T>& out) {
-    const T* pa = a.data();
-    const T* pb = b->data();
-    T* po = out.data();
-    for (std::size_t i = 0, n = a.size(); i < n; ++i) po[i] = pa[i] * pb[i];
+    broadcast_forward(a, *b, out, [](T x, T y) { return x * y; });
 }
 
 template <class T>
-void mul_backward(const Ctx<T>&, const M<T>& a, const M<T>* b, const M<T>&, const M<T>& gout, M<T>* ga,
+void mul_backward(const Ctx<T>&, const M<T>& a, const M<T>* b, const M<T>& out, const M<T>& gout, M<T>* ga,
                   M<T>* gb) {
-    const T* pg = gout.data();
-    const std::size_t n = gout.size();
-    if (ga) {
-        T* p = ga->data();
-        const T* pb = b->data();
-        for (std::size_t i = 0; i < n; ++i) p[i] += pg[i] * pb[i];
-    }
-    if (gb) {
-        T* p = gb->data();
-        const T* pa = a.data();
-        for (std::size_t i = 0; i < n; ++i) p[i] += pg[i] * pa[i];
-    }
+    broadcast_backward(a, *b, out, gout, ga, gb, [](T, T y, T) { return y; }, [](T x, T, T) { return x; });
 }
 
 XGRAD_INSTANTIATE_OP(mul)

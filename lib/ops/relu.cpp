@@ -4,7 +4,9 @@
 
 namespace xgrad::ops {
 
-Shape relu_shape(Shape a, Shape) { return a; }
+const OpInfo relu_info = unary_info(OpKind::relu, true);
+
+Shape relu_shape(Shape a, Shape, const Attr&) { return a; }
 
 template <class T>
 void relu_forward(const Ctx<T>&, const M<T>& a, const M<T>*, M<T>& out) {

@@ -5,7 +5,9 @@
 
 namespace xgrad::ops {
 
-Shape sigmoid_shape(Shape a, Shape) { return a; }
+const OpInfo sigmoid_info = unary_info(OpKind::sigmoid);
+
+Shape sigmoid_shape(Shape a, Shape, const Attr&) { return a; }
 
 template <class T>
 void sigmoid_forward(const Ctx<T>&, const M<T>& a, const M<T>*, M<T>& out) {

@@ -8,7 +8,9 @@
 
 namespace xgrad::ops {
 
-Shape sigmoid_bce_shape(Shape a, Shape b) {
+const OpInfo sigmoid_bce_info = loss_info(OpKind::sigmoid_bce);
+
+Shape sigmoid_bce_shape(Shape a, Shape b, const Attr&) {
     if (a != b) shape_error("sigmoid_bce", "logits and labels differ in shape", a, b);
     return {1, 1};
 }

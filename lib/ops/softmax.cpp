@@ -1,51 +1,12 @@
-// softmax:    Y[:,j] = exp(Z[:,j] - max) / Σ exp(Z[:,j] - max)      per column, Z [K,m]
+// softmax: Y[:,j] = exp(Z[:,j] - max) / Σ exp(Z[:,j] - max)      per column, Z [K,m]
 //   dZ += Y ⊙ (dY - Σ_rows(dY ⊙ Y))
-// softmax_ce: L = (1/c) Σ_{j<c} Σ_i y_ij · (lse_j - z_ij),  lse_j = log Σ_i exp(z_ij) computed as
-//             max_j + log Σ_i exp(z_ij - max_j) (never exp of a large positive number)
-//   labels [K,m]: y as given (one-hot, or any probability columns)
-//   labels [1,m]: class indices 0..K-1, y_ij = [i == label_j]
-//   dZ += dL/c · (softmax(z)_ij · Σ_i y_ij - y_ij)
-//   dY += dL/c · (lse_j - z_ij)                      ([K,m] labels that need a gradient only)
-//   c = the counted columns (all, or the first c of a padded last mini-batch; the rest get 0)
-#include <cmath>
-#include <string>
-
-#include "ops/ops.hpp"
+#include "ops/columns.hpp"
 
 namespace xgrad::ops {
 
-Shape softmax_shape(Shape a, Shape) { return a; }
+const OpInfo softmax_info = unary_info(OpKind::softmax);
 
-Shape softmax_ce_shape(Shape a, Shape b) {
-    if (a.rows < 2) shape_error("softmax_ce", "logits need at least 2 classes (rows)", a, b);
-    if (b.cols != a.cols || (b.rows != a.rows && b.rows != 1))
-        shape_error("softmax_ce", "labels must be [K,m] (one-hot) or [1,m] (class indices)", a, b);
-    return {1, 1};
-}
-
-namespace {
-
-// Column j of a row-major [K,m] matrix: max and log Σ exp(z - max).
-template <class T>
-void column_lse(const T* z, std::size_t K, std::size_t m, std::size_t j, double& mx, double& lse) {
-    mx = double(z[j]);
-    for (std::size_t i = 1; i < K; ++i) mx = std::max(mx, double(z[i * m + j]));
-    double s = 0;
-    for (std::size_t i = 0; i < K; ++i) s += std::exp(double(z[i * m + j]) - mx);
-    lse = mx + std::log(s);
-}
-
-// The class index stored in a [1,m] label row, checked.
-template <class T>
-std::size_t class_index(const T* y, std::size_t j, std::size_t K) {
-    const double v = double(y[j]);
-    if (!(v >= 0 && v < double(K) && v == std::floor(v)))
-        throw DataError("softmax_ce: label of column " + std::to_string(j) + " is " +
-                        std::to_string(v) + ", expected a class index 0.." + std::to_string(K - 1));
-    return std::size_t(v);
-}
-
-}  // namespace
+Shape softmax_shape(Shape a, Shape, const Attr&) { return a; }
 
 template <class T>
 void softmax_forward(const Ctx<T>&, const M<T>& z, const M<T>*, M<T>& out) {
@@ -75,59 +36,6 @@ void softmax_backward(const Ctx<T>&, const M<T>& z, const M<T>*, const M<T>& out
     }
 }
 
-template <class T>
-void softmax_ce_forward(const Ctx<T>& cx, const M<T>& z, const M<T>* y, M<T>& out) {
-    const std::size_t K = z.shape()[0], m = z.shape()[1], c = counted_columns(cx.attr, m);
-    const bool indices = y->shape()[0] == 1;
-    const T* pz = z.data();
-    const T* py = y->data();
-    double total = 0;
-    for (std::size_t j = 0; j < c; ++j) {
-        double mx, lse;
-        column_lse(pz, K, m, j, mx, lse);
-        if (indices) {
-            total += lse - double(pz[class_index(py, j, K) * m + j]);
-        } else {
-            for (std::size_t i = 0; i < K; ++i)
-                total += double(py[i * m + j]) * (lse - double(pz[i * m + j]));
-        }
-    }
-    out.data()[0] = T(total / double(c));
-}
-
-template <class T>
-void softmax_ce_backward(const Ctx<T>& cx, const M<T>& z, const M<T>* y, const M<T>&, const M<T>& gout,
-                         M<T>* gz, M<T>* gy) {
-    const std::size_t K = z.shape()[0], m = z.shape()[1], c = counted_columns(cx.attr, m);
-    const bool indices = y->shape()[0] == 1;
-    const double scale = double(gout.data()[0]) / double(c);
-    const T* pz = z.data();
-    const T* py = y->data();
-    for (std::size_t j = 0; j < c; ++j) {
-        double mx, lse;
-        column_lse(pz, K, m, j, mx, lse);
-        if (gz) {
-            T* g = gz->data();
-            if (indices) {
-                const std::size_t k = class_index(py, j, K);
-                for (std::size_t i = 0; i < K; ++i)
-                    g[i * m + j] += T(scale * (std::exp(double(pz[i * m + j]) - lse) - (i == k ? 1.0 : 0.0)));
-            } else {
-                double ysum = 0;
-                for (std::size_t i = 0; i < K; ++i) ysum += double(py[i * m + j]);
-                for (std::size_t i = 0; i < K; ++i)
-                    g[i * m + j] += T(scale * (std::exp(double(pz[i * m + j]) - lse) * ysum -
-                                               double(py[i * m + j])));
-            }
-        }
-        if (gy && !indices) {
-            T* g = gy->data();
-            for (std::size_t i = 0; i < K; ++i) g[i * m + j] += T(scale * (lse - double(pz[i * m + j])));
-        }
-    }
-}
-
 XGRAD_INSTANTIATE_OP(softmax)
-XGRAD_INSTANTIATE_OP(softmax_ce)
 
 }  // namespace xgrad::ops

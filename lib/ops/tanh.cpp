@@ -5,7 +5,9 @@
 
 namespace xgrad::ops {
 
-Shape tanh_shape(Shape a, Shape) { return a; }
+const OpInfo tanh_info = unary_info(OpKind::tanh);
+
+Shape tanh_shape(Shape a, Shape, const Attr&) { return a; }
 
 template <class T>
 void tanh_forward(const Ctx<T>&, const M<T>& a, const M<T>*, M<T>& out) {

@@ -1,0 +1,31 @@
+#pragma once
+// Per-column helpers of the softmax family (softmax, log_softmax, softmax_ce): each column of a
+// [K,m] matrix is one example's K logits.
+#include <cmath>
+#include <string>
+
+#include "ops/ops.hpp"
+
+namespace xgrad::ops {
+
+// Column j of a row-major [K,m] matrix: max and log Σ exp(z - max).
+template <class T>
+inline void column_lse(const T* z, std::size_t K, std::size_t m, std::size_t j, double& mx, double& lse) {
+    mx = double(z[j]);
+    for (std::size_t i = 1; i < K; ++i) mx = std::max(mx, double(z[i * m + j]));
+    double s = 0;
+    for (std::size_t i = 0; i < K; ++i) s += std::exp(double(z[i * m + j]) - mx);
+    lse = mx + std::log(s);
+}
+
+// The class index stored in a [1,m] label row, checked.
+template <class T>
+inline std::size_t class_index(const T* y, std::size_t j, std::size_t K) {
+    const double v = double(y[j]);
+    if (!(v >= 0 && v < double(K) && v == std::floor(v)))
+        throw DataError("softmax_ce: label of column " + std::to_string(j) + " is " +
+                        std::to_string(v) + ", expected a class index 0.." + std::to_string(K - 1));
+    return std::size_t(v);
+}
+
+}  // namespace xgrad::ops
