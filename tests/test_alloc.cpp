@@ -121,3 +121,39 @@ BOOST_AUTO_TEST_CASE(replayed_iterations_allocate_nothing_float) {
     const long n = allocations_per_step<float>(spec, 33, 20);
     BOOST_TEST(n == 0);
 }
+
+// A model of one's own written with Vars: broadcasting, the elementwise functions, reductions
+// along axes, slices, concat and the losses replay without allocating too.
+BOOST_AUTO_TEST_CASE(replayed_var_expressions_allocate_nothing) {
+    NumpyRandom rng(4);
+    Tape<double> t;
+    auto x = t.constant(test::randn<double>(rng, 6, 40), "x");
+    auto y = t.constant(test::labels<double>(rng, 1, 40), "y");
+    auto W = t.parameter(test::randn<double>(rng, 5, 6, 0.3), "W");
+    auto b = t.parameter(test::randn<double>(rng, 5, 1, 0.1), "b");
+    auto v = t.parameter(test::randn<double>(rng, 1, 5, 0.3), "v");
+    auto h = tanh(matmul(W, x) + b);                          // [5,40] + [5,1]
+    auto g = concat(rows(h, 0, 2), exp(-square(rows(h, 2, 5))), 0);
+    auto z = matmul(v, g / (1.0 + abs(g))) - mean(g, 0);       // [1,40] - [1,40]
+    auto p = sigmoid(z);
+    auto loss = mean(square(p - y)) + sigmoid_bce(z, y) + 0.01 * sum(square(W)) +
+                sum(max(log_softmax(h), 0)) / 40.0 + mse(cols(p, 0, 10), cols(y, 0, 10)) +
+                0.001 * sum(sqrt(pow(square(b), 1.5) + 1.0)) - 0.01 * sum(mean(transpose(h), 1)) +
+                0.001 * sum(sum(softmax(h), 1)) + sq_norm(v);
+    auto step = [&] {
+        t.forward();
+        t.zero_grad();
+        t.backward(loss);
+        for (NodeId q : t.parameters()) {
+            auto& w = t.leaf_value(q);
+            const auto& dw = t.param_grad(q);
+            for (std::size_t i = 0; i < w.size(); ++i) w.data()[i] -= 0.01 * dw.data()[i];
+        }
+    };
+    for (int i = 0; i < 3; ++i) step();
+    allocations = 0;
+    counting = true;
+    for (int i = 0; i < 10; ++i) step();
+    counting = false;
+    BOOST_TEST(allocations.load() == 0);
+}
