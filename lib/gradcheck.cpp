@@ -1,239 +1,54 @@
 #include "xgrad/gradcheck.hpp"
 
-#include <H5Cpp.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
 #include <numeric>
+#include <ostream>
 
+#include "xgrad/mlp_check.hpp"  // compare(): the same metric and rules as the MLP's check
 #include "xgrad/random.hpp"
-#include "xgrad/reference.hpp"
 
-namespace xgrad::gradcheck {
-
-// ---- comparison -------------------------------------------------------------------------------
+namespace xgrad {
 
 namespace {
 
-// One pass over the entries: norms of g1, g2, g1-g2 and the largest |g1-g2|. `mask` may be null.
-Comparison compare_impl(const Matrix<double>& g1, const Matrix<double>& g2,
-                        const Matrix<std::uint8_t>* mask, double threshold, bool allow_zero) {
-    if (shape_of(g1) != shape_of(g2))
-        throw ShapeError("gradcheck compare: the gradients differ in shape: " +
-                         to_string(shape_of(g1)) + " and " + to_string(shape_of(g2)));
-    if (mask && shape_of(*mask) != shape_of(g1))
-        throw ShapeError("gradcheck compare: the mask is " + to_string(shape_of(*mask)) +
-                         ", the gradients are " + to_string(shape_of(g1)));
-    Comparison c;
-    double s1 = 0, s2 = 0, sd = 0;
-    bool nonzero = false;
-    for (std::size_t i = 0, n = g1.size(); i < n; ++i) {
-        if (mask && mask->data()[i] == 0) continue;
-        const double a = g1.data()[i], b = g2.data()[i];
-        ++c.compared;
-        if (!std::isfinite(a) || !std::isfinite(b)) {
-            c.finite = false;
-            continue;
-        }
-        nonzero = nonzero || a != 0 || b != 0;
-        const double d = a - b;
-        s1 += a * a;
-        s2 += b * b;
-        sd += d * d;
-        c.max_abs = std::max(c.max_abs, std::abs(d));
-    }
-    if (!c.finite) {
-        c.max_abs = c.rel_err = std::numeric_limits<double>::quiet_NaN();
-        return c;  // pass stays false
-    }
-    c.both_zero = c.compared > 0 && !nonzero;
-    const double den = std::sqrt(s1) + std::sqrt(s2);
-    c.rel_err = den == 0 ? 0.0 : std::sqrt(sd) / den;
-    // Comparing nothing proves nothing, and neither do two zero vectors unless asked.
-    c.pass = c.compared > 0 && (!c.both_zero || allow_zero) && c.rel_err <= threshold;
-    return c;
+// ---- defaults per type ------------------------------------------------------------------------
+
+template <class T>
+struct Defaults;
+template <>
+struct Defaults<double> {
+    static constexpr double eps = 1e-6, tolerance = 1e-6, kink_tol = 1e-2;
+    static constexpr const char* name = "double";
+};
+template <>
+struct Defaults<float> {
+    static constexpr double eps = 1e-3, tolerance = 2e-2, kink_tol = 0.1;
+    static constexpr const char* name = "float";
+};
+
+std::string num(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
 }
 
-}  // namespace
-
-Comparison compare(const Matrix<double>& g1, const Matrix<double>& g2, double threshold,
-                   bool allow_zero) {
-    return compare_impl(g1, g2, nullptr, threshold, allow_zero);
+std::string sci(double v) {
+    if (std::isnan(v)) return "nan";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2e", v);
+    return buf;
 }
 
-Comparison compare(const Matrix<double>& g1, const Matrix<double>& g2,
-                   const Matrix<std::uint8_t>& mask, double threshold, bool allow_zero) {
-    return compare_impl(g1, g2, &mask, threshold, allow_zero);
+// Resolves 0 to the type's default; UsageError for a negative or non-finite value.
+double option(double v, double fallback, const char* what) {
+    if (!(v >= 0) || !std::isfinite(v))
+        throw UsageError(std::string("gradcheck: ") + what + " must be a non-negative number (0: " +
+                         "the default " + num(fallback) + "), got " + num(v));
+    return v == 0 ? fallback : v;
 }
-
-// ---- tape and hand ----------------------------------------------------------------------------
-
-namespace {
-Gradients sized(std::size_t L) {
-    Gradients g;
-    g.dW.resize(L + 1);
-    g.db.resize(L + 1);
-    g.dZ.resize(L + 1);
-    g.dA.resize(L + 1);
-    return g;
-}
-
-// `separate` records bce(sigmoid(Z_L)), so the tape has an A_L node whose gradient is dA_L; a
-// softmax output only exists fused (softmax_ce on Z_L).
-LossForm loss_form(const MlpSpec& spec) {
-    return spec.softmax_output() ? LossForm::fused : LossForm::separate;
-}
-
-// The network as the check records it: the regime's L2 and dropout, its masks in the mask nodes,
-// and a forward pass so every value reflects them (recording ran with all-one masks).
-Mlp<double> recorded(const MlpSpec& spec, const Params<double>& params, const Matrix<double>& X,
-                     const Matrix<double>& Y, const Regime& regime) {
-    check_regime(spec, regime, X.shape()[1]);
-    Mlp<double> net(spec, params, X, Y, regime.reg, loss_form(spec));
-    if (regime.dropout()) {
-        for (std::size_t l = 1; l < spec.layers(); ++l)
-            if (regime.masks[l].size() != 0) net.tape().set_value(net.mask(l), regime.masks[l]);
-        net.tape().forward();
-    }
-    return net;
-}
-
-}  // namespace
-
-// ---- regime -----------------------------------------------------------------------------------
-
-bool Regime::dropout() const {
-    for (const auto& d : masks)
-        if (d.size() != 0) return true;
-    return false;
-}
-
-std::vector<double> keep_probs(const MlpSpec& spec, const Regularization& reg) {
-    const std::size_t hidden = spec.layers() - 1;
-    if (!(reg.lambd >= 0) || !std::isfinite(reg.lambd))
-        throw UsageError("the L2 factor lambd must be >= 0, got " + std::to_string(reg.lambd));
-    std::vector<double> k = reg.keep_prob;
-    if (k.empty()) return std::vector<double>(hidden, 1.0);
-    if (hidden == 0)
-        throw UsageError("keep_prob: the network has no hidden layer to drop out");
-    if (k.size() == 1) k.assign(hidden, k[0]);
-    if (k.size() != hidden)
-        throw UsageError("keep_prob needs one value or one per hidden layer (" +
-                         std::to_string(hidden) + "), got " + std::to_string(k.size()));
-    for (double v : k)
-        if (!(v > 0 && v <= 1))
-            throw UsageError("keep_prob must be in (0, 1], got " + std::to_string(v));
-    return k;
-}
-
-void check_regime(const MlpSpec& spec, const Regime& regime, std::size_t m) {
-    const std::vector<double> keep = keep_probs(spec, regime.reg);
-    const std::size_t L = spec.layers();
-    const bool any_dropout = std::any_of(keep.begin(), keep.end(), [](double k) { return k < 1; });
-    if (regime.masks.empty()) {
-        if (any_dropout)
-            throw UsageError("gradcheck: dropout (keep_prob < 1) needs its fixed masks; "
-                             "make_regime draws them");
-        return;
-    }
-    if (regime.masks.size() != L + 1)
-        throw UsageError("gradcheck: the masks are indexed by layer 0.." + std::to_string(L) +
-                         " and need " + std::to_string(L + 1) + " entries, got " +
-                         std::to_string(regime.masks.size()));
-    for (std::size_t l = 0; l <= L; ++l) {
-        const bool has = regime.masks[l].size() != 0;
-        const bool wants = l >= 1 && l < L && keep[l - 1] < 1;
-        if (has != wants)
-            throw UsageError("gradcheck: layer " + std::to_string(l) +
-                             (wants ? " has dropout (keep_prob " + std::to_string(keep[l - 1]) +
-                                          ") but no mask"
-                                    : " has no dropout but a mask"));
-        if (!has) continue;
-        const Shape want{spec.dims[l], m};
-        if (shape_of(regime.masks[l]) != want)
-            throw ShapeError("gradcheck: the dropout mask of layer " + std::to_string(l) + " is " +
-                             to_string(shape_of(regime.masks[l])) + ", expected " +
-                             to_string(want));
-        for (double v : regime.masks[l])
-            if (!std::isfinite(v))
-                throw UsageError("gradcheck: the dropout mask of layer " + std::to_string(l) +
-                                 " holds a non-finite value");
-    }
-}
-
-Regime make_regime(const MlpSpec& spec, const Regularization& reg, std::size_t m,
-                   std::uint32_t mask_seed) {
-    const std::vector<double> keep = keep_probs(spec, reg);
-    if (m == 0) throw UsageError("make_regime: m must be at least 1");
-    Regime r;
-    r.reg = reg;
-    if (std::none_of(keep.begin(), keep.end(), [](double k) { return k < 1; })) return r;
-    // The masks exactly as Mlp draws them: a network of the same shape (its weights and data do
-    // not enter the draw) and draw_masks on a fresh NumpyRandom(mask_seed).
-    const Matrix<double> X = xt::zeros<double>({spec.dims[0], m});
-    const Matrix<double> Y =
-        xt::zeros<double>({spec.softmax_output() ? std::size_t(1) : spec.dims.back(), m});
-    Mlp<double> net(spec, init_params<double>(spec, Init::zeros, 0), X, Y, reg, loss_form(spec));
-    NumpyRandom rng(mask_seed);
-    net.draw_masks(rng);
-    const std::size_t L = spec.layers();
-    r.masks.resize(L + 1);
-    for (std::size_t l = 1; l < L; ++l)
-        if (net.mask(l) >= 0) r.masks[l] = net.tape().value(net.mask(l));
-    r.mask_seed = mask_seed;
-    return r;
-}
-
-// ---- tape and hand ----------------------------------------------------------------------------
-
-Gradients tape_gradients(const MlpSpec& spec, const Params<double>& params, const Matrix<double>& X,
-                         const Matrix<double>& Y, const Regime& regime) {
-    Mlp<double> net = recorded(spec, params, X, Y, regime);
-    Tape<double>& t = net.tape();
-    t.zero_grad();
-    t.backward(net.loss());
-    const std::size_t L = spec.layers();
-    Gradients g = sized(L);
-    for (std::size_t l = 1; l <= L; ++l) {
-        g.dW[l] = t.grad(net.W(l));
-        g.db[l] = t.grad(net.b(l));
-        g.dZ[l] = t.grad(net.Z(l));
-        // Softmax: A_L is not on the path to the loss (softmax_ce reads Z_L); no dA_L.
-        if (l < L || !spec.softmax_output()) g.dA[l] = t.grad(net.A(l));
-    }
-    return g;
-}
-
-Gradients hand_gradients(const MlpSpec& spec, const Params<double>& params, const Matrix<double>& X,
-                         const Matrix<double>& Y, const Regime& regime) {
-    check_regime(spec, regime, X.shape()[1]);
-    const auto r = reference::propagate(spec, params, X, Y, regime.reg.lambd, regime.masks);
-    const double m = double(X.shape()[1]);
-    const std::size_t L = spec.layers();
-    Gradients g = sized(L);
-    for (std::size_t l = 1; l <= L; ++l) {
-        g.dW[l] = r.dW[l];
-        g.db[l] = r.db[l];
-        // The seed's dA, dZ are gradients of m·cost; bring them to gradients of cost.
-        g.dZ[l] = r.dZ[l] / m;
-        if (l < L || !spec.softmax_output()) g.dA[l] = r.dA[l] / m;
-    }
-    return g;
-}
-
-// ---- finite differences -----------------------------------------------------------------------
-
-Matrix<std::uint8_t> FdTensor::mask() const {
-    Matrix<std::uint8_t> m = Matrix<std::uint8_t>::from_shape(status.shape());
-    for (std::size_t i = 0; i < m.size(); ++i)
-        m.data()[i] = status.data()[i] == std::uint8_t(FdStatus::compared) ? 1 : 0;
-    return m;
-}
-
-namespace {
 
 // Indices of the entries to perturb: all of them, or `k` distinct ones drawn by a partial
 // Fisher-Yates shuffle (sorted, so the walk over the tensor is in memory order).
@@ -250,357 +65,649 @@ std::vector<std::size_t> pick_entries(std::size_t n, std::size_t k, NumpyRandom&
     return idx;
 }
 
-// Replays the tape with one parameter entry perturbed, and watches relu inputs for the kink.
-class CostProbe {
+template <class T>
+std::vector<NodeId> resolve_params(const Tape<T>& tape, const std::vector<NodeId>& given) {
+    std::vector<NodeId> params = given.empty() ? tape.parameters() : given;
+    if (params.empty()) throw UsageError("gradcheck: the tape has no parameters to check");
+    std::vector<NodeId> seen;
+    for (NodeId p : params) {
+        const Node<T>& n = tape.node(p);  // UsageError for an id not on the tape
+        if (n.op != OpKind::parameter)
+            throw UsageError("gradcheck: node " + std::to_string(p) + " (" + op_name(n.op) +
+                             (n.name.empty() ? "" : " \"" + n.name + "\"") +
+                             ") is not a parameter");
+        if (std::find(seen.begin(), seen.end(), p) != seen.end())
+            throw UsageError("gradcheck: parameter " + std::to_string(p) + " is listed twice");
+        seen.push_back(p);
+    }
+    return params;
+}
+
+template <class T>
+Matrix<double> as_double(const Matrix<T>& m) {
+    Matrix<double> d = Matrix<double>::from_shape(m.shape());
+    for (std::size_t i = 0; i < m.size(); ++i) d.data()[i] = double(m.data()[i]);
+    return d;
+}
+
+// Puts the tape back on every way out: the parameters' gradients, anomaly detection and (with a
+// last forward pass) every value. The entries perturbed are put back by the loop itself.
+template <class T>
+class Restore {
 public:
-    CostProbe(const MlpSpec& spec, const Params<double>& params, const Matrix<double>& X,
-              const Matrix<double>& Y, const Regime& regime, double kink_tol)
-        : net_(recorded(spec, params, X, Y, regime)),
-          kink_tol_(kink_tol),
-          softmax_(spec.softmax_output()),
-          m_(double(X.shape()[1])),
-          l2_(regime.reg.lambd / (2.0 * m_)) {
-        for (std::size_t l = 1; l <= spec.layers(); ++l)
-            if (spec.activations[l - 1] == Activation::relu) {
-                relu_z_.push_back(net_.Z(l));
-                // the unperturbed point (after the masks went in)
-                base_z_.push_back(net_.tape().value(net_.Z(l)));
-            }
+    explicit Restore(Tape<T>& t) : t_(t), check_finite_(t.check_finite()) {
+        for (NodeId p : t.parameters()) grads_.push_back(t.grad(p));
+        t.set_check_finite(false);
     }
-
-    Mlp<double>& net() { return net_; }
-    // lambd/(2m): the L2 penalty per unit of Σ‖W‖².
-    double l2_factor() const { return l2_; }
-
-    // The per-example cross-entropy terms with `v` replaced by `value`, into `out`: sigmoid
-    // outputs -(y log p + (1-y) log(1-p)) per entry of A_L, softmax outputs -Σ_k y_k log p_k per
-    // column (class-index labels: -log p_label). Sets `kink` if a relu input that moved crossed
-    // zero relative to the unperturbed point, or came within kink_tol of it. Terms rather than the
-    // cost: the caller subtracts them entry by entry before summing, so the rounding of a sum of m
-    // terms near the cost's size does not land in a difference of order eps (about 100x less noise
-    // at m = 209), and the cost is computed independently of the tape's own loss node.
-    void losses_at(double& v, double value, std::vector<double>& out, bool& kink) {
-        v = value;
-        Tape<double>& t = net_.tape();
-        t.forward();
-        const Matrix<double>& P = t.value(net_.A(net_.layers()));
-        const Matrix<double>& Y = t.value(net_.Y());
-        if (softmax_) {
-            const std::size_t K = P.shape()[0], m = P.shape()[1];
-            const bool indices = Y.shape()[0] == 1;
-            out.assign(m, 0.0);
-            for (std::size_t j = 0; j < m; ++j) {
-                if (indices) {
-                    out[j] = -std::log(P(std::size_t(Y(0, j)), j));
-                } else {
-                    for (std::size_t k = 0; k < K; ++k)
-                        if (Y(k, j) != 0) out[j] -= Y(k, j) * std::log(P(k, j));
-                }
-            }
-        } else {
-            out.resize(P.size());
-            for (std::size_t i = 0; i < P.size(); ++i) {
-                const double p = P.data()[i], y = Y.data()[i];
-                out[i] = -(y * std::log(p) + (1 - y) * std::log(1 - p));
-            }
-        }
-        for (std::size_t k = 0; k < relu_z_.size() && !kink; ++k) {
-            const Matrix<double>& z = t.value(relu_z_[k]);
-            const Matrix<double>& z0 = base_z_[k];
-            for (std::size_t i = 0, n = z.size(); i < n; ++i) {
-                const double a = z.data()[i], b = z0.data()[i];
-                if (a == b) continue;  // not reached by this perturbation
-                if ((a > 0) != (b > 0) || std::abs(a) < kink_tol_ || std::abs(b) < kink_tol_) {
-                    kink = true;
-                    break;
-                }
-            }
+    Restore(const Restore&) = delete;
+    Restore& operator=(const Restore&) = delete;
+    void grads() {
+        const std::vector<NodeId>& ps = t_.parameters();
+        for (std::size_t k = 0; k < ps.size(); ++k) {
+            Matrix<T>& g = t_.param_grad(ps[k]);
+            std::copy(grads_[k].begin(), grads_[k].end(), g.begin());
         }
     }
-
-    // (cost(+) - cost(-)) / 2eps with cost = sum of terms / m + penalty, the terms differenced
-    // entry by entry; `penalty_diff` is penalty(+) - penalty(-).
-    double centered(const std::vector<double>& plus, const std::vector<double>& minus,
-                    double penalty_diff, double eps) const {
-        double s = 0;
-        for (std::size_t i = 0; i < plus.size(); ++i) s += plus[i] - minus[i];
-        return (s / m_ + penalty_diff) / (2 * eps);
+    // The normal way out: may throw (from forward).
+    void finish() {
+        done_ = true;
+        grads();
+        t_.forward();
+        t_.set_check_finite(check_finite_);
+    }
+    ~Restore() {
+        if (done_) return;
+        try {
+            grads();
+            t_.forward();
+        } catch (...) {
+        }
+        t_.set_check_finite(check_finite_);
     }
 
 private:
-    Mlp<double> net_;
-    double kink_tol_;
-    bool softmax_;
-    double m_;
-    double l2_;
-    std::vector<NodeId> relu_z_;
-    std::vector<Matrix<double>> base_z_;
+    Tape<T>& t_;
+    bool check_finite_;
+    bool done_ = false;
+    std::vector<Matrix<T>> grads_;
 };
 
-// `weight`: the tensor is some W_l, so the L2 penalty moves with it.
-FdTensor fd_tensor(CostProbe& probe, NodeId param, bool weight, const FdOptions& o,
-                   NumpyRandom& rng) {
-    Matrix<double>& p = probe.net().tape().leaf_value(param);
-    FdTensor t;
-    t.grad = Matrix<double>::from_shape(p.shape());
-    t.grad.fill(std::numeric_limits<double>::quiet_NaN());
-    t.status = Matrix<std::uint8_t>::from_shape(p.shape());
-    t.status.fill(std::uint8_t(FdStatus::skipped));
-    std::vector<double> plus, minus;
-    const double l2 = weight ? probe.l2_factor() : 0.0;
-    for (std::size_t i : pick_entries(p.size(), o.sample, rng)) {
-        double& v = p.data()[i];
-        const double keep = v;
-        const double up = keep + o.eps, down = keep - o.eps;
-        bool kink = false;
-        probe.losses_at(v, up, plus, kink);
-        probe.losses_at(v, down, minus, kink);
-        v = keep;  // exactly the original bits, so later entries see the unperturbed network
-        // lambd/(2m)·(‖W(+)‖² − ‖W(−)‖²): every other entry's square is the same at both points
-        // and cancels exactly, which leaves the perturbed entry's.
-        const double penalty_diff = l2 == 0 ? 0.0 : l2 * (up * up - down * down);
-        t.grad.data()[i] = probe.centered(plus, minus, penalty_diff, o.eps);
-        t.status.data()[i] = std::uint8_t(kink ? FdStatus::kink : FdStatus::compared);
-        ++t.evaluated;
-        if (kink) ++t.kinks;
+template <class T>
+double loss_of(const Tape<T>& t, NodeId loss) {
+    return double(t.value(loss).data()[0]);
+}
+
+// The loss around one entry p: the central difference and the two one-sided slopes.
+struct Probe {
+    double central = 0;  // (f+ − f−) / (h+ + h−)
+    double gap = 0;      // |s+ − s−|, s+ = (f+ − f0)/h+, s− = (f0 − f−)/h−
+    double slopes = 0;   // |s+| + |s−|
+    double noise = 0;    // what rounding of the loss values can put into a slope
+    // The slopes differ by more than kink_tol of their size, and by more than the noise.
+    bool kink_candidate(double kink_tol) const {
+        return std::isfinite(gap) && gap > kink_tol * slopes && gap > noise;
     }
+};
+
+// f+ and f− at p ± step rounded to T (at least one unit in the last place: the steps actually
+// taken are used, never 0).
+template <class T, class F>
+Probe probe(T p, double step, double f0, double macheps, F loss_at) {
+    T up = T(double(p) + step), down = T(double(p) - step);
+    if (!(up > p)) up = std::nextafter(p, std::numeric_limits<T>::infinity());
+    if (!(down < p)) down = std::nextafter(p, -std::numeric_limits<T>::infinity());
+    const double hp = double(up) - double(p), hm = double(p) - double(down);
+    const double fp = loss_at(up), fm = loss_at(down);
+    Probe r;
+    r.central = (fp - fm) / (hp + hm);
+    const double sp = (fp - f0) / hp, sm = (f0 - fm) / hm;
+    r.gap = std::abs(sp - sm);
+    r.slopes = std::abs(sp) + std::abs(sm);
+    r.noise = 16 * macheps * std::max({std::abs(f0), std::abs(fp), std::abs(fm)}) / std::min(hp, hm);
+    return r;
+}
+
+template <class T>
+GradcheckReport run_check(Tape<T>& tape, NodeId loss, const std::vector<NodeId>& given_params,
+                          const std::vector<Matrix<double>>* given, const GradcheckOptions& o) {
+    GradcheckReport rep;
+    rep.dtype = Defaults<T>::name;
+    rep.eps = option(o.eps, Defaults<T>::eps, "eps");
+    rep.tolerance = option(o.tolerance, Defaults<T>::tolerance, "tolerance");
+    rep.kink_tol = option(o.kink_tol, Defaults<T>::kink_tol, "kink_tol");
+    rep.max_entries = o.max_entries;
+    rep.seed = o.seed;
+    rep.allow_zero = o.allow_zero;
+
+    const Node<T>& ln = tape.node(loss);  // UsageError for an id not on the tape
+    if (ln.shape != Shape{1, 1})
+        throw UsageError("gradcheck: the loss must be a scalar [1,1], node " + std::to_string(loss) +
+                         " (" + op_name(ln.op) + ") is " + to_string(ln.shape));
+    const std::vector<NodeId> params = resolve_params(tape, given_params);
+    if (given) {
+        if (given->size() != params.size())
+            throw UsageError("gradcheck: " + std::to_string(given->size()) + " gradients for " +
+                             std::to_string(params.size()) + " parameters");
+        for (std::size_t k = 0; k < params.size(); ++k)
+            if (shape_of((*given)[k]) != tape.shape(params[k]))
+                throw ShapeError("gradcheck: the gradient given for parameter " +
+                                 std::to_string(params[k]) + " is " +
+                                 to_string(shape_of((*given)[k])) + ", the parameter is " +
+                                 to_string(tape.shape(params[k])));
+    }
+
+    Restore<T> restore(tape);
+    tape.forward();
+    const double f0 = loss_of(tape, loss);
+
+    // The analytic gradients: the tape's from zero (the caller's are put back just after), or given.
+    std::vector<Matrix<double>> grads;
+    if (given) {
+        grads = *given;
+    } else {
+        tape.zero_grad();
+        if (tape.requires_grad(loss)) tape.backward(loss);  // else: nothing reaches it, all zero
+        for (NodeId p : params) grads.push_back(as_double(tape.grad(p)));
+        restore.grads();
+    }
+
+    NumpyRandom rng(o.seed);
+    const double eps = rep.eps;
+    const double macheps = double(std::numeric_limits<T>::epsilon());
+    for (std::size_t k = 0; k < params.size(); ++k) {
+        const NodeId p = params[k];
+        Matrix<T>& value = tape.leaf_value(p);
+        ParamReport r;
+        r.id = p;
+        r.name = tape.node(p).name;
+        r.shape = shape_of(value);
+        r.entries = value.size();
+        r.analytic = std::move(grads[k]);
+        r.numeric = Matrix<double>::from_shape(value.shape());
+        r.numeric.fill(std::numeric_limits<double>::quiet_NaN());
+        Matrix<std::uint8_t> mask = Matrix<std::uint8_t>::from_shape(value.shape());
+        mask.fill(0);
+
+        for (std::size_t i : pick_entries(value.size(), o.max_entries, rng)) {
+            T& v = value.data()[i];
+            const T keep = v;
+            // The loss with the entry at `at`; the entry is put back whatever happens.
+            const auto loss_at = [&](T at) {
+                v = at;
+                try {
+                    tape.forward();
+                } catch (...) {
+                    v = keep;
+                    throw;
+                }
+                v = keep;  // exactly the original bits
+                return loss_of(tape, loss);
+            };
+            const Probe pr = probe(keep, eps, f0, macheps, loss_at);
+            ++r.checked;
+            r.numeric.data()[i] = pr.central;
+            bool kink = pr.kink_candidate(rep.kink_tol);
+            if (kink) {
+                // Confirm with half the step. Along a smooth function (a stationary point, where
+                // the slope itself is about 0) the gap of the one-sided slopes halves and the
+                // central difference stays; at a kink the gap stays, or the central difference
+                // moves (the kink was inside the wider step only).
+                const Probe half = probe(keep, eps / 2, f0, macheps, loss_at);
+                const double noise = std::max(pr.noise, half.noise);
+                const bool smooth = half.gap <= 0.75 * pr.gap + noise &&
+                                    std::abs(pr.central - half.central) <= 0.1 * pr.gap + noise;
+                kink = !smooth;
+            }
+            if (kink) {
+                ++r.kinks;
+                r.kink_at.push_back(i);
+            } else {
+                mask.data()[i] = 1;
+            }
+        }
+        r.compared = r.checked - r.kinks;
+
+        const mlp_check::Comparison c =
+            mlp_check::compare(r.analytic, r.numeric, mask, rep.tolerance, o.allow_zero);
+        r.rel_err = c.rel_err;
+        r.max_abs = c.max_abs;
+        r.all_zero = c.both_zero;
+        r.finite = c.finite;
+        r.pass = c.pass;
+        double worst = -1;  // the first NaN counts as the largest difference
+        for (std::size_t i = 0; i < mask.size(); ++i) {
+            if (!mask.data()[i]) continue;
+            const double d = std::abs(r.analytic.data()[i] - r.numeric.data()[i]);
+            const double key = std::isnan(d) ? std::numeric_limits<double>::infinity() : d;
+            if (key > worst) {
+                worst = key;
+                r.worst = i;
+            }
+        }
+        rep.params.push_back(std::move(r));
+    }
+    restore.finish();
+    return rep;
+}
+
+}  // namespace
+
+// ---- reports ----------------------------------------------------------------------------------
+
+std::string ParamReport::verdict() const {
+    if (!finite) return "FAIL(nan)";
+    if (compared == 0) return "FAIL(none)";
+    if (all_zero) return pass ? "ZERO(ok)" : "FAIL(zero)";
+    return pass ? "PASS" : "FAIL";
+}
+
+std::string ParamReport::label() const {
+    return "%" + std::to_string(id) + (name.empty() ? "" : " " + name);
+}
+
+bool GradcheckReport::pass() const {
+    if (params.empty()) return false;
+    for (const ParamReport& p : params)
+        if (!p.pass) return false;
+    return true;
+}
+
+double GradcheckReport::max_rel_err() const {
+    double m = 0;
+    for (const ParamReport& p : params) {
+        if (std::isnan(p.rel_err)) return std::numeric_limits<double>::quiet_NaN();
+        m = std::max(m, p.rel_err);
+    }
+    return m;
+}
+
+std::size_t GradcheckReport::kinks() const {
+    std::size_t n = 0;
+    for (const ParamReport& p : params) n += p.kinks;
+    return n;
+}
+
+std::size_t GradcheckReport::checked() const {
+    std::size_t n = 0;
+    for (const ParamReport& p : params) n += p.checked;
+    return n;
+}
+
+std::size_t GradcheckReport::compared() const {
+    std::size_t n = 0;
+    for (const ParamReport& p : params) n += p.compared;
+    return n;
+}
+
+void GradcheckReport::print(std::ostream& os) const {
+    char buf[256];
+    const std::string sample =
+        max_entries == 0 ? std::string("every entry")
+                         : "up to " + std::to_string(max_entries) + " entries per parameter (seed " +
+                               std::to_string(seed) + ")";
+    os << "gradcheck (" << dtype << "): central differences, eps " << num(eps) << ", " << sample
+       << "; tolerance " << num(tolerance) << ", kink threshold " << num(kink_tol)
+       << (allow_zero ? ", all-zero gradients allowed" : "") << "\n";
+    std::size_t w = 9;  // "parameter"
+    for (const ParamReport& p : params) w = std::max(w, p.label().size());
+    std::snprintf(buf, sizeof buf, "   %-*s %10s %8s %8s %6s %10s %10s  %s\n", int(w), "parameter",
+                  "shape", "entries", "checked", "kinks", "max abs", "rel err", "result");
+    os << buf;
+    for (const ParamReport& p : params) {
+        std::snprintf(buf, sizeof buf, "   %-*s %10s %8zu %8zu %6zu %10s %10s  %s\n", int(w),
+                      p.label().c_str(), to_string(p.shape).c_str(), p.entries, p.checked, p.kinks,
+                      sci(p.max_abs).c_str(), sci(p.rel_err).c_str(), p.verdict().c_str());
+        os << buf;
+        if (!p.kink_at.empty()) {
+            os << "      kinks at";
+            const std::size_t shown = std::min<std::size_t>(p.kink_at.size(), 8);
+            for (std::size_t k = 0; k < shown; ++k)
+                os << " (" << p.kink_at[k] / p.shape.cols << "," << p.kink_at[k] % p.shape.cols << ")";
+            if (shown < p.kink_at.size()) os << " and " << p.kink_at.size() - shown << " more";
+            os << "\n";
+        }
+        if (!p.pass && p.compared > 0 && p.finite && !p.all_zero) {
+            const std::size_t i = p.worst;
+            std::snprintf(buf, sizeof buf,
+                          "      largest difference at (%zu,%zu): analytic %.12g, finite "
+                          "differences %.12g\n",
+                          i / p.shape.cols, i % p.shape.cols, p.analytic.data()[i],
+                          p.numeric.data()[i]);
+            os << buf;
+        }
+    }
+    std::size_t failed = 0;
+    std::string names;
+    for (const ParamReport& p : params)
+        if (!p.pass) ++failed, names += (names.empty() ? "" : ", ") + p.label();
+    if (pass())
+        os << "   result: PASS (" << params.size() << " parameter" << (params.size() == 1 ? "" : "s")
+           << ", " << compared() << " entries compared, " << kinks()
+           << " kinks, largest relative error " << sci(max_rel_err()) << ")\n";
+    else if (params.empty())
+        os << "   result: FAIL (no parameters)\n";
+    else
+        os << "   result: FAIL (" << failed << " of " << params.size() << " parameters: " << names
+           << ")\n";
+}
+
+// ---- the checks -------------------------------------------------------------------------------
+
+template <class T>
+GradcheckReport gradcheck(Tape<T>& tape, NodeId loss, const std::vector<NodeId>& params,
+                          const GradcheckOptions& options) {
+    return run_check(tape, loss, params, nullptr, options);
+}
+
+template <class T>
+GradcheckReport gradcheck_given(Tape<T>& tape, NodeId loss, const std::vector<NodeId>& params,
+                                const std::vector<Matrix<double>>& gradients,
+                                const GradcheckOptions& options) {
+    return run_check(tape, loss, params, &gradients, options);
+}
+
+// ---- every op ---------------------------------------------------------------------------------
+
+namespace {
+
+OpCaseInput in(Shape s, OpInput kind = OpInput::normal, bool parameter = true) {
+    return {s, kind, parameter};
+}
+
+Attr scalar(double c) {
+    Attr a;
+    a.scalar = c;
+    return a;
+}
+Attr axis(int ax) {
+    Attr a;
+    a.axis = ax;
+    return a;
+}
+Attr range(int ax, std::size_t begin, std::size_t end) {
+    Attr a;
+    a.axis = ax;
+    a.begin = begin;
+    a.end = end;
+    return a;
+}
+
+std::string sh(Shape s) { return to_string(s); }
+
+std::vector<OpCase> make_cases() {
+    std::vector<OpCase> v;
+    auto add = [&](OpKind op, std::string label, std::vector<OpCaseInput> inputs, Attr attr = {},
+                   bool kinks = false) {
+        OpCase c;
+        c.op = op;
+        c.label = std::move(label);
+        c.inputs = std::move(inputs);
+        c.attr = attr;
+        c.seed = std::uint32_t(v.size() + 1);
+        c.kinks = kinks;
+        v.push_back(std::move(c));
+    };
+    const Shape s34{3, 4}, s11{1, 1}, s31{3, 1}, s14{1, 4};
+
+    using Pair = std::pair<Shape, Shape>;
+    const Pair products[] = {{{3, 4}, {4, 5}}, {{1, 4}, {4, 1}}, {{5, 1}, {1, 3}}, {{2, 3}, {3, 1}}};
+    for (auto [a, b] : products) add(OpKind::matmul, "matmul " + sh(a) + "." + sh(b), {in(a), in(b)});
+    const Pair biases[] = {{{3, 4}, {3, 1}}, {{1, 5}, {1, 1}}, {{4, 1}, {4, 1}}};
+    for (auto [a, b] : biases) add(OpKind::add_bias, "add_bias " + sh(a) + "+" + sh(b), {in(a), in(b)});
+
+    // Every broadcast pair, on either side.
+    const Pair pairs[] = {{s34, s34}, {s34, s11}, {s11, s34}, {s34, s31},
+                                             {s31, s34}, {s34, s14}, {s14, s34}, {s31, s14},
+                                             {s14, s31}, {s11, s11}};
+    const std::pair<OpKind, const char*> binary[] = {
+        {OpKind::add, "+"}, {OpKind::sub, "-"}, {OpKind::mul, "*"}, {OpKind::div, "/"}};
+    for (auto [op, sym] : binary)
+        for (auto [a, b] : pairs)
+            add(op, std::string(op_name(op)) + " " + sh(a) + sym + sh(b),
+                {in(a), in(b, op == OpKind::div ? OpInput::positive : OpInput::normal)});
+
+    add(OpKind::scale, "scale 2.5*[3,4]", {in(s34)}, scalar(2.5));
+    add(OpKind::scale, "scale -0.5*[1,1]", {in(s11)}, scalar(-0.5));
+    add(OpKind::add_scalar, "add_scalar [3,4]+1.5", {in(s34)}, scalar(1.5));
+    add(OpKind::add_scalar, "add_scalar [2,1]-3", {in({2, 1})}, scalar(-3));
+
+    // Integer exponents on inputs of either sign; negative and non-integer ones on positive inputs.
+    add(OpKind::pow, "pow [3,4]^2", {in(s34)}, scalar(2));
+    add(OpKind::pow, "pow [2,5]^3", {in({2, 5})}, scalar(3));
+    add(OpKind::pow, "pow [3,4]^-1 (positive)", {in(s34, OpInput::positive)}, scalar(-1));
+    add(OpKind::pow, "pow [3,4]^0.5 (positive)", {in(s34, OpInput::positive)}, scalar(0.5));
+    add(OpKind::pow, "pow [2,3]^1.7 (positive)", {in({2, 3}, OpInput::positive)}, scalar(1.7));
+    add(OpKind::pow, "pow [3,1]^-2.5 (positive)", {in(s31, OpInput::positive)}, scalar(-2.5));
+
+    const std::pair<OpKind, OpInput> unary[] = {
+        {OpKind::exp, OpInput::normal},     {OpKind::log, OpInput::positive},
+        {OpKind::sqrt, OpInput::positive},  {OpKind::square, OpInput::normal},
+        {OpKind::abs, OpInput::normal},     {OpKind::relu, OpInput::normal},
+        {OpKind::sigmoid, OpInput::normal}, {OpKind::tanh, OpInput::normal}};
+    for (auto [op, kind] : unary) {
+        const char* k = kind == OpInput::positive ? " (positive)" : "";
+        add(op, std::string(op_name(op)) + " [3,4]" + k, {in(s34, kind)});
+        // relu needs some positive entries: a row of 5 rather than a single one
+        const Shape small = op == OpKind::relu ? Shape{1, 5} : op == OpKind::abs ? Shape{4, 1} : s11;
+        add(op, std::string(op_name(op)) + " " + sh(small) + k, {in(small, kind)});
+    }
+    add(OpKind::abs, "abs [3,4] with zeros (kinks)", {in(s34, OpInput::zeros)}, {}, true);
+    add(OpKind::relu, "relu [4,3] with zeros (kinks)", {in({4, 3}, OpInput::zeros)}, {}, true);
+
+    for (OpKind op : {OpKind::softmax, OpKind::log_softmax})
+        for (Shape s : {Shape{4, 3}, Shape{2, 5}, Shape{5, 1}})
+            add(op, std::string(op_name(op)) + " " + sh(s), {in(s)});
+    add(OpKind::transpose, "transpose [3,4]", {in(s34)});
+    add(OpKind::transpose, "transpose [1,5]", {in({1, 5})});
+
+    for (OpKind op : {OpKind::sum, OpKind::mean}) {
+        for (int ax : {-1, 0, 1})
+            add(op, std::string(op_name(op)) + " [3,4] axis " + std::to_string(ax), {in(s34)}, axis(ax));
+        add(op, std::string(op_name(op)) + " [1,5] axis 1", {in({1, 5})}, axis(1));
+    }
+    for (int ax : {-1, 0, 1})
+        add(OpKind::max, "max [3,4] axis " + std::to_string(ax), {in(s34, OpInput::distinct)}, axis(ax));
+    add(OpKind::max, "max [1,5] axis 0", {in({1, 5}, OpInput::distinct)}, axis(0));
+    add(OpKind::max, "max [4,5] axis 0 with ties (kinks)", {in({4, 5}, OpInput::ties)}, axis(0), true);
+    add(OpKind::max, "max [3,4] axis 1 with ties (kinks)", {in(s34, OpInput::ties)}, axis(1), true);
+    add(OpKind::sq_norm, "sq_norm [3,4]", {in(s34)});
+    add(OpKind::sq_norm, "sq_norm [1,1]", {in(s11)});
+
+    add(OpKind::concat, "concat [2,4];[3,4] axis 0", {in({2, 4}), in(s34)}, axis(0));
+    add(OpKind::concat, "concat [1,1];[1,1] axis 0", {in(s11), in(s11)}, axis(0));
+    add(OpKind::concat, "concat [3,2],[3,3] axis 1", {in({3, 2}), in({3, 3})}, axis(1));
+    add(OpKind::concat, "concat [1,3],[1,2] axis 1", {in({1, 3}), in({1, 2})}, axis(1));
+    add(OpKind::slice, "slice rows [1,3) of [4,3]", {in({4, 3})}, range(0, 1, 3));
+    add(OpKind::slice, "slice rows [0,1) of [1,4]", {in(s14)}, range(0, 0, 1));
+    add(OpKind::slice, "slice cols [2,5) of [3,5]", {in({3, 5})}, range(1, 2, 5));
+    add(OpKind::slice, "slice cols [0,1) of [3,2]", {in({3, 2})}, range(1, 0, 1));
+
+    add(OpKind::bce, "bce [1,5], 0/1 labels", {in({1, 5}, OpInput::probability),
+                                               in({1, 5}, OpInput::binary, false)});
+    add(OpKind::bce, "bce [3,4], 0/1 labels", {in(s34, OpInput::probability),
+                                               in(s34, OpInput::binary, false)});
+    add(OpKind::bce, "bce [2,3], soft labels (parameters)",
+        {in({2, 3}, OpInput::probability), in({2, 3}, OpInput::probability)});
+    add(OpKind::sigmoid_bce, "sigmoid_bce [1,5], 0/1 labels",
+        {in({1, 5}), in({1, 5}, OpInput::binary, false)});
+    add(OpKind::sigmoid_bce, "sigmoid_bce [3,4], 0/1 labels",
+        {in(s34), in(s34, OpInput::binary, false)});
+    add(OpKind::sigmoid_bce, "sigmoid_bce [2,3], soft labels (parameters)",
+        {in({2, 3}), in({2, 3}, OpInput::probability)});
+    add(OpKind::softmax_ce, "softmax_ce [4,5], one-hot labels",
+        {in({4, 5}), in({4, 5}, OpInput::one_hot, false)});
+    add(OpKind::softmax_ce, "softmax_ce [4,5], index labels [1,5]",
+        {in({4, 5}), in({1, 5}, OpInput::class_index, false)});
+    add(OpKind::softmax_ce, "softmax_ce [2,6], index labels [1,6]",
+        {in({2, 6}), in({1, 6}, OpInput::class_index, false)});
+    add(OpKind::softmax_ce, "softmax_ce [3,4], soft labels (parameters)",
+        {in(s34), in(s34, OpInput::probability)});
+    add(OpKind::mse, "mse [3,4], constant targets", {in(s34), in(s34, OpInput::normal, false)});
+    add(OpKind::mse, "mse [1,5], targets as parameters", {in({1, 5}), in({1, 5})});
+    // A padded last mini-batch (Tape::set_loss_columns): only the first 3 of 5 columns count, the
+    // others get zero gradient.
+    Attr first3;
+    first3.columns = 3;
+    const Shape s25{2, 5};
+    add(OpKind::bce, "bce [2,5], first 3 columns counted",
+        {in(s25, OpInput::probability), in(s25, OpInput::probability)}, first3);
+    add(OpKind::sigmoid_bce, "sigmoid_bce [2,5], first 3 columns counted",
+        {in(s25), in(s25, OpInput::probability)}, first3);
+    add(OpKind::softmax_ce, "softmax_ce [3,5], index labels, first 3 columns counted",
+        {in({3, 5}), in({1, 5}, OpInput::class_index, false)}, first3);
+    add(OpKind::softmax_ce, "softmax_ce [3,5], soft labels, first 3 columns counted",
+        {in({3, 5}), in({3, 5}, OpInput::probability)}, first3);
+    add(OpKind::mse, "mse [2,5], first 3 columns counted", {in(s25), in(s25)}, first3);
+    return v;
+}
+
+// Rounded to float, so that a float tape and a double tape of a case hold the same values.
+double f32(double v) { return double(float(v)); }
+
+// The entries of each group that max reduces, in row-major order (axis -1: one group).
+std::vector<std::vector<std::size_t>> groups(Shape s, int ax) {
+    std::vector<std::vector<std::size_t>> g;
+    if (ax == 0) {
+        g.resize(s.cols);
+        for (std::size_t i = 0; i < s.rows; ++i)
+            for (std::size_t j = 0; j < s.cols; ++j) g[j].push_back(i * s.cols + j);
+    } else if (ax == 1) {
+        g.resize(s.rows);
+        for (std::size_t i = 0; i < s.rows; ++i)
+            for (std::size_t j = 0; j < s.cols; ++j) g[i].push_back(i * s.cols + j);
+    } else {
+        g.resize(1);
+        for (std::size_t k = 0; k < s.rows * s.cols; ++k) g[0].push_back(k);
+    }
+    return g;
+}
+
+Matrix<double> draw(const OpCaseInput& x, const OpCase& c, NumpyRandom& rng) {
+    Matrix<double> m = Matrix<double>::from_shape({x.shape.rows, x.shape.cols});
+    const std::size_t n = m.size();
+    auto normal = [&] {
+        const double u = rng.randn();
+        return u >= 0 ? u + 0.1 : u - 0.1;
+    };
+    switch (x.kind) {
+        case OpInput::normal:
+            for (auto& v : m) v = normal();
+            break;
+        case OpInput::positive:
+            for (auto& v : m) v = 0.5 + 1.5 * rng.uniform();
+            break;
+        case OpInput::zeros:
+            for (std::size_t i = 0; i < n; ++i) {
+                const double v = normal();
+                m.data()[i] = i % 3 == 0 ? 0.0 : v;
+            }
+            break;
+        case OpInput::distinct:
+        case OpInput::ties: {
+            const std::vector<std::size_t> perm = rng.permutation(n);
+            for (std::size_t i = 0; i < n; ++i)
+                m.data()[i] = (double(perm[i]) - double(n) / 2) * 0.3 + 0.1 * rng.uniform();
+            if (x.kind == OpInput::ties) {
+                const auto gs = groups(x.shape, c.attr.axis);
+                for (std::size_t g = 0; g < gs.size(); g += 2) {
+                    if (gs[g].size() < 2) continue;
+                    std::size_t top = gs[g][0];
+                    for (std::size_t k : gs[g])
+                        if (m.data()[k] > m.data()[top]) top = k;
+                    const std::size_t other = gs[g][0] == top ? gs[g][1] : gs[g][0];
+                    m.data()[other] = f32(m.data()[top]);
+                    m.data()[top] = f32(m.data()[top]);
+                }
+            }
+            break;
+        }
+        case OpInput::probability:
+            for (auto& v : m) v = 0.1 + 0.8 * rng.uniform();
+            break;
+        case OpInput::binary:
+            for (auto& v : m) v = rng.uniform() < 0.5 ? 0.0 : 1.0;
+            break;
+        case OpInput::one_hot: {
+            m.fill(0);
+            for (std::size_t j = 0; j < x.shape.cols; ++j) {
+                const std::size_t k =
+                    std::min(x.shape.rows - 1, std::size_t(rng.uniform() * double(x.shape.rows)));
+                m(k, j) = 1;
+            }
+            break;
+        }
+        case OpInput::class_index: {
+            const std::size_t K = c.inputs.front().shape.rows;
+            for (auto& v : m) v = double(std::min(K - 1, std::size_t(rng.uniform() * double(K))));
+            break;
+        }
+    }
+    for (auto& v : m) v = f32(v);
+    return m;
+}
+
+template <class T>
+Matrix<T> as(const Matrix<double>& m) {
+    Matrix<T> t = Matrix<T>::from_shape(m.shape());
+    for (std::size_t i = 0; i < m.size(); ++i) t.data()[i] = T(m.data()[i]);
     return t;
 }
 
 }  // namespace
 
-FdGradients finite_differences(const MlpSpec& spec, const Params<double>& params,
-                               const Matrix<double>& X, const Matrix<double>& Y,
-                               const FdOptions& options, const Regime& regime) {
-    if (!(options.eps > 0) || !std::isfinite(options.eps))
-        throw UsageError("finite differences: eps must be a positive number, got " +
-                         std::to_string(options.eps));
-    const double kink_tol = options.kink_tol < 0 ? options.eps : options.kink_tol;
-    CostProbe probe(spec, params, X, Y, regime, kink_tol);
-    NumpyRandom rng(options.sample_seed);
-    const std::size_t L = spec.layers();
-    FdGradients fd;
-    fd.dW.resize(L + 1);
-    fd.db.resize(L + 1);
-    for (std::size_t l = 1; l <= L; ++l) {
-        fd.dW[l] = fd_tensor(probe, probe.net().W(l), true, options, rng);
-        fd.db[l] = fd_tensor(probe, probe.net().b(l), false, options, rng);
+const std::vector<OpCase>& op_cases() {
+    static const std::vector<OpCase> cases = make_cases();
+    return cases;
+}
+
+template <class T>
+OpCaseTape<T> record_op_case(Tape<T>& tape, const OpCase& c) {
+    if (c.inputs.empty() || c.inputs.size() > 2)
+        throw UsageError("op case '" + c.label + "': " + std::to_string(c.inputs.size()) +
+                         " inputs (an op takes one or two)");
+    NumpyRandom rng(c.seed);
+    OpCaseTape<T> r;
+    const char* names[] = {"a", "b"};
+    for (std::size_t k = 0; k < c.inputs.size(); ++k) {
+        Matrix<T> m = as<T>(draw(c.inputs[k], c, rng));
+        r.inputs.push_back(c.inputs[k].parameter ? tape.parameter(std::move(m), names[k])
+                                                 : tape.constant(std::move(m), names[k]));
+        if (c.inputs[k].parameter) r.params.push_back(r.inputs.back());
     }
-    return fd;
-}
-
-// ---- the whole check --------------------------------------------------------------------------
-
-const char* quantity_name(Quantity q) {
-    switch (q) {
-        case Quantity::dW: return "dW";
-        case Quantity::db: return "db";
-        case Quantity::dZ: return "dZ";
-        case Quantity::dA: return "dA";
-    }
-    return "?";
-}
-
-std::string Row::name() const { return quantity_name(quantity) + std::to_string(layer); }
-
-bool Report::pass() const {
-    if (rows.empty()) return false;
-    for (const Row& r : rows)
-        if (!r.pass()) return false;
-    return true;
-}
-
-std::size_t Report::fd_evaluated() const {
-    std::size_t n = 0;
-    for (const Row& r : rows) n += r.fd_evaluated;
-    return n;
-}
-
-std::size_t Report::fd_kinks() const {
-    std::size_t n = 0;
-    for (const Row& r : rows) n += r.fd_kinks;
-    return n;
-}
-
-namespace {
-// NaN-aware maximum: a NaN error is the worst error there is.
-double worse(double a, double b) { return std::isnan(a) || std::isnan(b) ? NAN : std::max(a, b); }
-}  // namespace
-
-double Report::max_rel_hand() const {
-    double m = 0;
-    for (const Row& r : rows) m = worse(m, r.hand.rel_err);
-    return m;
-}
-
-double Report::max_rel_fd() const {
-    double m = 0;
-    for (const Row& r : rows)
-        if (r.has_fd) m = worse(m, r.fd.rel_err);
-    return m;
-}
-
-Report compare_all(const Gradients& tape, const Gradients& hand, const FdGradients& fd,
-                   const CheckOptions& o) {
-    const std::size_t L = tape.dW.empty() ? 0 : tape.dW.size() - 1;
-    auto need = [&](std::size_t n, const char* what) {
-        if (n != L + 1)
-            throw ShapeError(std::string("gradcheck: ") + what + " has " + std::to_string(n) +
-                             " entries, the tape's gradients have " + std::to_string(L + 1));
-    };
-    need(tape.db.size(), "tape db");
-    need(tape.dZ.size(), "tape dZ");
-    need(tape.dA.size(), "tape dA");
-    need(hand.dW.size(), "hand dW");
-    need(hand.db.size(), "hand db");
-    need(hand.dZ.size(), "hand dZ");
-    need(hand.dA.size(), "hand dA");
-    need(fd.dW.size(), "finite-difference dW");
-    need(fd.db.size(), "finite-difference db");
-
-    Report rep;
-    for (std::size_t l = 1; l <= L; ++l) {
-        auto add = [&](Quantity q, const Matrix<double>& t, const Matrix<double>& h,
-                       const FdTensor* f) {
-            Row r;
-            r.quantity = q;
-            r.layer = l;
-            r.entries = t.size();
-            r.hand = compare(t, h, o.tol_hand, o.allow_zero);
-            if (f) {
-                r.has_fd = true;
-                r.fd = compare(t, f->grad, f->mask(), o.tol_fd, o.allow_zero);
-                r.fd_evaluated = f->evaluated;
-                r.fd_kinks = f->kinks;
-            }
-            rep.rows.push_back(r);
-        };
-        add(Quantity::dW, tape.dW[l], hand.dW[l], &fd.dW[l]);
-        add(Quantity::db, tape.db[l], hand.db[l], &fd.db[l]);
-        add(Quantity::dZ, tape.dZ[l], hand.dZ[l], nullptr);
-        // A softmax output has no dA_L on the tape (softmax_ce reads Z_L): no row when neither
-        // set has one. One empty and the other not is a shape mismatch, as anywhere else.
-        if (l == L && tape.dA[l].size() == 0 && hand.dA[l].size() == 0) continue;
-        add(Quantity::dA, tape.dA[l], hand.dA[l], nullptr);
-    }
-    return rep;
-}
-
-CheckResult run_check(const MlpSpec& spec, const Params<double>& params, const Matrix<double>& X,
-                      const Matrix<double>& Y, const CheckOptions& options,
-                      const Regime& regime) {
-    check_regime(spec, regime, X.shape()[1]);
-    CheckResult r;
-    r.regime = regime;
-    r.tape = tape_gradients(spec, params, X, Y, regime);
-    r.hand = hand_gradients(spec, params, X, Y, regime);
-    r.fd = finite_differences(spec, params, X, Y, options.fd, regime);
-    r.report = compare_all(r.tape, r.hand, r.fd, options);
+    r.out = r.inputs.size() == 1 ? tape.record(c.op, r.inputs[0], c.attr)
+                                 : tape.record(c.op, r.inputs[0], r.inputs[1], c.attr);
+    const Shape so = r.out.shape();
+    Matrix<double> g = Matrix<double>::from_shape({so.rows, so.cols});
+    for (auto& v : g) v = f32((rng.uniform() < 0.5 ? -1.0 : 1.0) * (0.5 + rng.uniform()));
+    r.weights = tape.constant(as<T>(g), "G");
+    Attr all;
+    all.axis = -1;
+    r.loss = tape.record(OpKind::sum, tape.record(OpKind::mul, r.out, r.weights), all);
     return r;
 }
 
-// ---- HDF5 dump --------------------------------------------------------------------------------
-
-namespace {
-
 template <class T>
-void write_matrix(H5::Group& g, const std::string& name, const Matrix<T>& m,
-                  const H5::PredType& type) {
-    const hsize_t dims[2] = {m.shape()[0], m.shape()[1]};
-    H5::DataSpace space(2, dims);
-    H5::DataSet d = g.createDataSet(name, type, space);
-    d.write(m.data(), type);
+OpCheckRow check_op(const OpCase& c, const GradcheckOptions& options) {
+    Tape<T> tape;
+    const OpCaseTape<T> rec = record_op_case(tape, c);
+    OpCheckRow row;
+    row.op = c.op;
+    row.label = c.label;
+    row.expect_kinks = c.kinks;
+    row.report = gradcheck(tape, rec.loss, rec.params, options);
+    return row;
 }
 
-void write_set(H5::Group& parent, const std::string& name, const Gradients& g) {
-    H5::Group grp = parent.createGroup(name);
-    for (std::size_t l = 1; l < g.dW.size(); ++l) {
-        const std::string s = std::to_string(l);
-        write_matrix(grp, "dW" + s, g.dW[l], H5::PredType::NATIVE_DOUBLE);
-        write_matrix(grp, "db" + s, g.db[l], H5::PredType::NATIVE_DOUBLE);
-        write_matrix(grp, "dZ" + s, g.dZ[l], H5::PredType::NATIVE_DOUBLE);
-        if (g.dA[l].size() != 0)  // no dA_L for a softmax output
-            write_matrix(grp, "dA" + s, g.dA[l], H5::PredType::NATIVE_DOUBLE);
-    }
-}
+#define XGRAD_GRADCHECK_INSTANTIATE(T)                                                          \
+    template GradcheckReport gradcheck<T>(Tape<T>&, NodeId, const std::vector<NodeId>&,         \
+                                          const GradcheckOptions&);                             \
+    template GradcheckReport gradcheck_given<T>(Tape<T>&, NodeId, const std::vector<NodeId>&,   \
+                                                const std::vector<Matrix<double>>&,             \
+                                                const GradcheckOptions&);                       \
+    template OpCaseTape<T> record_op_case<T>(Tape<T>&, const OpCase&);                          \
+    template OpCheckRow check_op<T>(const OpCase&, const GradcheckOptions&);
+XGRAD_GRADCHECK_INSTANTIATE(float)
+XGRAD_GRADCHECK_INSTANTIATE(double)
+#undef XGRAD_GRADCHECK_INSTANTIATE
 
-std::size_t layers_of(const CheckResult& r) { return r.tape.dW.empty() ? 0 : r.tape.dW.size() - 1; }
-
-// keep_prob per hidden layer, expanded as Mlp expands it; 1 where there is no dropout.
-std::vector<double> keep_per_layer(const Regime& r, std::size_t layers) {
-    std::vector<double> keep(layers > 0 ? layers - 1 : 0, 1.0);
-    const std::vector<double>& given = r.reg.keep_prob;
-    if (given.size() == 1 && !keep.empty())
-        keep.assign(keep.size(), given[0]);
-    else if (given.size() == keep.size())
-        keep = given;
-    else if (!given.empty())
-        throw UsageError("gradcheck dump: keep_prob has " + std::to_string(given.size()) +
-                         " values for " + std::to_string(keep.size()) + " hidden layers");
-    return keep;
-}
-
-// lambd, keep_prob per hidden layer and the mask seed as attributes of the check's group, the
-// masks as datasets masks/D<l>.
-void write_regime(H5::Group& top, const Regime& r, std::size_t layers) {
-    const H5::DataSpace scalar(H5S_SCALAR);
-    top.createAttribute("lambd", H5::PredType::NATIVE_DOUBLE, scalar)
-        .write(H5::PredType::NATIVE_DOUBLE, &r.reg.lambd);
-    if (layers > 1) {
-        const std::vector<double> keep = keep_per_layer(r, layers);
-        const hsize_t n = keep.size();
-        top.createAttribute("keep_prob", H5::PredType::NATIVE_DOUBLE, H5::DataSpace(1, &n))
-            .write(H5::PredType::NATIVE_DOUBLE, keep.data());
-    }
-    if (r.mask_seed >= 0)
-        top.createAttribute("mask_seed", H5::PredType::NATIVE_INT64, scalar)
-            .write(H5::PredType::NATIVE_INT64, &r.mask_seed);
-    if (r.dropout()) {
-        H5::Group g = top.createGroup("masks");
-        for (std::size_t l = 0; l < r.masks.size(); ++l)
-            if (r.masks[l].size() != 0)
-                write_matrix(g, "D" + std::to_string(l), r.masks[l], H5::PredType::NATIVE_DOUBLE);
-    }
-}
-
-}  // namespace
-
-void write_dump(const std::string& path, const std::vector<std::string>& labels,
-                const std::vector<const CheckResult*>& results) {
-    if (labels.size() != results.size())
-        throw UsageError("gradcheck dump: " + std::to_string(labels.size()) + " labels for " +
-                         std::to_string(results.size()) + " results");
-    for (const CheckResult* r : results) keep_per_layer(r->regime, layers_of(*r));  // throws early
-    // Same directory as the target, so rename() is atomic: a reader never sees half a file.
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    try {
-        H5::Exception::dontPrint();
-        H5::H5File file(tmp, H5F_ACC_TRUNC);
-        for (std::size_t k = 0; k < results.size(); ++k) {
-            const CheckResult& r = *results[k];
-            H5::Group top = file.createGroup(labels[k]);
-            write_regime(top, r.regime, layers_of(r));
-            write_set(top, "tape", r.tape);
-            write_set(top, "hand", r.hand);
-            H5::Group fd = top.createGroup("fd");
-            H5::Group st = top.createGroup("fd_status");
-            for (std::size_t l = 1; l < r.fd.dW.size(); ++l) {
-                const std::string s = std::to_string(l);
-                write_matrix(fd, "dW" + s, r.fd.dW[l].grad, H5::PredType::NATIVE_DOUBLE);
-                write_matrix(fd, "db" + s, r.fd.db[l].grad, H5::PredType::NATIVE_DOUBLE);
-                write_matrix(st, "dW" + s, r.fd.dW[l].status, H5::PredType::NATIVE_UINT8);
-                write_matrix(st, "db" + s, r.fd.db[l].status, H5::PredType::NATIVE_UINT8);
-            }
-        }
-        file.close();
-    } catch (const H5::Exception& e) {
-        std::remove(tmp.c_str());
-        throw DataError("gradcheck dump: cannot write " + path + ": " + e.getDetailMsg());
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-        std::remove(tmp.c_str());
-        throw DataError("gradcheck dump: cannot rename " + tmp + " to " + path);
-    }
-}
-
-}  // namespace xgrad::gradcheck
+}  // namespace xgrad

@@ -2,7 +2,8 @@
 # -DDATA_DIR=<cat dataset, may be missing> -DWORK_DIR=<scratch directory>.
 # The default run passes and prints PASS rows; so do tanh networks with L2 and dropout (fixed masks);
 # a failed check exits 1; bad input exits 2 with exactly one line "gradcheck: <message>" on stderr
-# and nothing on stdout.
+# and nothing on stdout. `--ops` (f64 and f32) passes with exactly one PASS row per op of the op
+# table (include/xgrad/op_list.hpp).
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
 
@@ -106,6 +107,50 @@ endif()
 run_gc(1 out err --layers 4,3,1 --tol-hand 0)
 expect_match("${out}" "result: FAIL" "--tol-hand 0")
 
+# ---- --ops: every op of the library by the generic check, one row per op -----------------------
+# The op names from the op table, as lib/CMakeLists.txt reads them: each must have exactly one row,
+# and it must pass.
+file(READ "${CMAKE_CURRENT_LIST_DIR}/../include/xgrad/op_list.hpp" _op_list)
+string(REGEX MATCHALL "\n +X\\([a-z_0-9]+," _op_lines "${_op_list}")
+set(op_names)
+foreach(line IN LISTS _op_lines)
+  string(REGEX REPLACE "\n +X\\(([a-z_0-9]+)," "\\1" op "${line}")
+  list(APPEND op_names ${op})
+endforeach()
+list(LENGTH op_names n_ops)
+if(n_ops LESS 2)
+  message(FATAL_ERROR "no ops read from include/xgrad/op_list.hpp")
+endif()
+foreach(dtype f64 f32)
+  run_gc(0 out err --ops --dtype ${dtype})
+  expect_match("${out}" "== ops: every op of the library on random inputs \\((double|float)\\)" "--ops ${dtype}")
+  string(REGEX MATCHALL "\n   [a-z_0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9.e+-]+  PASS" rows "${out}")
+  list(LENGTH rows n)
+  if(NOT n EQUAL n_ops)
+    message(FATAL_ERROR "--ops --dtype ${dtype}: ${n} PASS rows, expected one per op (${n_ops}):\n${out}")
+  endif()
+  foreach(op IN LISTS op_names)
+    string(REGEX MATCHALL "\n   ${op} +[0-9]+ +[0-9]+ +[0-9]+ +[0-9.e+-]+  PASS\n" one "${out}")
+    list(LENGTH one k)
+    if(NOT k EQUAL 1)
+      message(FATAL_ERROR "--ops --dtype ${dtype}: op ${op} has ${k} PASS rows, expected 1:\n${out}")
+    endif()
+  endforeach()
+  expect_match("${out}" "\n   result: PASS \\(${n_ops} ops, [0-9]+ cases" "--ops ${dtype}")
+  expect_match("${out}" "\ngradcheck: every row passes\n$" "--ops ${dtype}")
+  if("${out}" MATCHES "FAIL")
+    message(FATAL_ERROR "--ops --dtype ${dtype} prints FAIL:\n${out}")
+  endif()
+endforeach()
+# relu, abs and max have cases at their kinks: detected, counted in their rows, and still PASS.
+expect_match("${out}" "\n   relu +[0-9]+ +[0-9]+ +[1-9][0-9]* +[0-9.e+-]+  PASS" "--ops: relu's kinks")
+expect_match("${out}" "\n   max +[0-9]+ +[0-9]+ +[1-9][0-9]* +[0-9.e+-]+  PASS" "--ops: max's ties")
+# An impossible tolerance: rows fail, each failing case is printed in full, exit 1.
+run_gc(1 out err --ops --tol-fd 1e-15)
+expect_match("${out}" "\n   result: FAIL \\([0-9]+ of ${n_ops} ops" "--ops --tol-fd 1e-15")
+expect_match("${out}" "\n-- failing case: matmul " "--ops --tol-fd 1e-15")
+expect_match("${out}" "\ngradcheck: FAILED\n$" "--ops --tol-fd 1e-15")
+
 # ---- bad input: exit 2, one line ----------------------------------------------------------------
 function(bad regex)
   run_gc(2 out err ${ARGN})
@@ -132,6 +177,11 @@ bad("--keep-prob: 3 values, but \\[5,4,3,1\\] relu,relu,sigmoid has 2 hidden lay
 bad("--keep-prob: 2 values, but \\[12288,20,7,5,1\\] relu,relu,relu,sigmoid has 3 hidden layers" --keep-prob 0.8,0.8)
 bad("--keep-prob: \\[3,1\\] sigmoid has no hidden layer" --layers 3,1 --keep-prob 0.8)
 bad("--mask-seed needs --keep-prob" --mask-seed 3)
+bad("--dtype: 'f16' is not f32 or f64" --ops --dtype f16)
+bad("--dtype needs --ops" --dtype f32)
+bad("--ops checks the library's ops: --layers is an option of the network check" --ops --layers 5,4,1)
+bad("--ops checks the library's ops: --json is an option of the network check" --ops --json)
+bad("--eps must be a positive number" --ops --eps -1)
 if(EXISTS "${DATA_DIR}/train_catvnoncat.h5")
   bad("--examples 1000 is larger than the dataset \\(209" --layers 12288,2,1 --data "${DATA_DIR}"
       --examples 1000)

@@ -16,12 +16,12 @@
 #include <xtensor/xview.hpp>
 
 #include "test_util.hpp"
-#include "xgrad/gradcheck.hpp"
+#include "xgrad/mlp_check.hpp"
 #include "xgrad/io.hpp"
 #include "xgrad/reference.hpp"
 
 using namespace xgrad;
-namespace gc = xgrad::gradcheck;
+namespace gc = xgrad::mlp_check;
 
 namespace {
 

@@ -5,6 +5,8 @@
 //   gradcheck --layers 5,4,3,1 --activations relu,relu,sigmoid [--examples m] [--seed s]
 //   gradcheck --model out/model.h5 [--data DIR] [--examples m]
 //   ... [--lambd L] [--keep-prob P[,P...]] [--mask-seed S]   L2 and dropout with fixed masks
+//   gradcheck --ops [--dtype f32|f64]           every op of the library (xgrad::op_cases), one row
+//                                               per op, by the generic xgrad::gradcheck
 //
 // Exit code: 0 every row passes, 1 a row fails, 2 bad input (one line "gradcheck: <message>").
 
@@ -22,6 +24,7 @@
 
 #include "xgrad/gradcheck.hpp"
 #include "xgrad/io.hpp"
+#include "xgrad/mlp_check.hpp"
 #include "xgrad/random.hpp"
 
 #ifndef XGRAD_DEFAULT_DATA_DIR
@@ -31,7 +34,7 @@
 namespace {
 
 using namespace xgrad;
-namespace gc = xgrad::gradcheck;
+namespace gc = xgrad::mlp_check;
 
 struct Options {
     std::string layers, activations, model, data, dump;
@@ -45,6 +48,12 @@ struct Options {
     std::string keep_prob;  // "0.8" or "0.8,0.5"
     std::uint32_t mask_seed = 1;
     bool keep_given = false, mask_seed_given = false;
+    // --ops: every op of the library by the generic check
+    bool ops = false;
+    std::string dtype = "f64";
+    bool dtype_given = false, eps_given = false, tol_fd_given = false, sample_given = false;
+    // options of the network check that --ops does not take, as given on the command line
+    std::vector<std::string> network_only;
 };
 
 // One network with its data, ready to check.
@@ -442,7 +451,117 @@ void print_json(const std::vector<Case>& cases, const gc::CheckOptions& co,
     std::cout << o.str();
 }
 
+// ---- --ops: every op of the library -----------------------------------------------------------
+
+// One row of the --ops table: the cases of one op together.
+struct OpRow {
+    OpKind op = OpKind::add;
+    std::size_t cases = 0, checked = 0, kinks = 0;
+    double rel_err = 0;  // the largest over the cases (NaN if any is NaN)
+    std::string worst;   // the case with that error
+    bool pass = true;
+};
+
+// e is a larger error than cur (NaN is the largest there is).
+bool worse(double e, double cur) { return !std::isnan(cur) && (std::isnan(e) || e > cur); }
+
+template <class T>
+int run_ops(const GradcheckOptions& go) {
+    std::vector<OpCheckRow> results;
+    for (const OpCase& c : op_cases()) results.push_back(check_op<T>(c, go));
+    std::vector<OpRow> rows;
+    for (std::size_t k = std::size_t(OpKind::parameter) + 1; k < std::size_t(OpKind::count_); ++k) {
+        OpRow row;
+        row.op = OpKind(k);
+        for (const OpCheckRow& r : results) {
+            if (r.op != row.op) continue;
+            ++row.cases;
+            row.checked += r.report.checked();
+            row.kinks += r.report.kinks();
+            const double e = r.report.max_rel_err();
+            if (row.worst.empty() || worse(e, row.rel_err)) {
+                row.rel_err = e;
+                row.worst = r.label;
+            }
+            row.pass = row.pass && r.pass();
+        }
+        row.pass = row.pass && row.cases > 0;  // an op without a case is not checked
+        rows.push_back(row);
+    }
+
+    const GradcheckReport& any = results.front().report;  // the resolved eps, tolerance, ...
+    std::printf("== ops: every op of the library on random inputs (%s), loss = sum(op(inputs) ⊙ G)\n",
+                any.dtype.c_str());
+    std::printf("   finite differences: central, eps %s, %s; tolerance %s, kink threshold %s%s\n",
+                gnum(any.eps).c_str(),
+                go.max_entries == 0 ? "every entry"
+                                    : ("up to " + std::to_string(go.max_entries) +
+                                       " entries per input (seed " + std::to_string(go.seed) + ")")
+                                          .c_str(),
+                gnum(any.tolerance).c_str(), gnum(any.kink_tol).c_str(),
+                go.allow_zero ? ", all-zero gradients allowed" : "");
+    std::printf("   %-12s %5s %8s %6s  %11s  %s\n", "op", "cases", "entries", "kinks",
+                "max rel err", "result");
+    std::size_t failed = 0, cases = 0, checked = 0, kinks = 0;
+    double worst = 0;
+    std::string worst_case, names;
+    for (const OpRow& r : rows) {
+        std::printf("   %-12s %5zu %8zu %6zu  %11s  %s\n", op_name(r.op), r.cases, r.checked, r.kinks,
+                    sci(r.rel_err).c_str(), r.cases == 0 ? "FAIL(no case)" : r.pass ? "PASS" : "FAIL");
+        cases += r.cases;
+        checked += r.checked;
+        kinks += r.kinks;
+        if (!r.pass) ++failed, names += (names.empty() ? "" : ", ") + std::string(op_name(r.op));
+        if (worst_case.empty() || worse(r.rel_err, worst)) {
+            worst = r.rel_err;
+            worst_case = r.worst;
+        }
+    }
+    std::printf("   largest relative error: %s (%s)\n", sci(worst).c_str(), worst_case.c_str());
+    if (failed == 0)
+        std::printf("   result: PASS (%zu ops, %zu cases, %zu entries, %zu kinks)\n\n", rows.size(),
+                    cases, checked, kinks);
+    else
+        std::printf("   result: FAIL (%zu of %zu ops: %s)\n\n", failed, rows.size(), names.c_str());
+    // Each failing case in full.
+    for (const OpCheckRow& r : results) {
+        if (r.pass()) continue;
+        std::printf("-- failing case: %s%s\n", r.label.c_str(),
+                    r.expect_kinks && r.report.kinks() == 0 ? " (built with kinks, none detected)"
+                                                            : "");
+        std::ostringstream os;
+        r.report.print(os);
+        std::printf("%s\n", os.str().c_str());
+    }
+    std::printf("gradcheck: %s\n", failed == 0 ? "every row passes" : "FAILED");
+    return failed == 0 ? 0 : 1;
+}
+
+int run_ops_mode(const Options& o) {
+    if (!o.network_only.empty())
+        throw UsageError("--ops checks the library's ops: " + o.network_only.front() +
+                         " is an option of the network check");
+    if (o.dtype != "f32" && o.dtype != "f64")
+        throw UsageError("--dtype: '" + o.dtype + "' is not f32 or f64");
+    GradcheckOptions go;  // 0: the type's defaults
+    if (o.eps_given) {
+        if (!(o.eps > 0) || !std::isfinite(o.eps)) throw UsageError("--eps must be a positive number");
+        go.eps = o.eps;
+    }
+    if (o.tol_fd_given) {
+        if (!(o.tol_fd > 0) || !std::isfinite(o.tol_fd))
+            throw UsageError("--tol-fd must be a positive number");
+        go.tolerance = o.tol_fd;
+    }
+    go.max_entries = o.sample_given ? o.sample : 0;
+    go.seed = o.seed;
+    go.allow_zero = o.allow_zero;
+    return o.dtype == "f32" ? run_ops<float>(go) : run_ops<double>(go);
+}
+
 int run(const Options& o) {
+    if (o.ops) return run_ops_mode(o);
+    if (o.dtype_given) throw UsageError("--dtype needs --ops (the network check is in double)");
     if (o.examples_given && o.examples == 0) throw UsageError("--examples must be at least 1");
     if (!(o.eps > 0) || !std::isfinite(o.eps)) throw UsageError("--eps must be a positive number");
     if (!(o.tol_hand >= 0) || !(o.tol_fd >= 0))
@@ -498,8 +617,8 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
     CLI::App app{"gradcheck: the tape's gradients vs the seed's hand-derived formulas vs finite "
-                 "differences, per quantity and layer. Exit 0: every row passes; 1: a row fails; "
-                 "2: bad input."};
+                 "differences, per quantity and layer; with --ops, every op of the library vs "
+                 "finite differences. Exit 0: every row passes; 1: a row fails; 2: bad input."};
     Options o;
     app.add_option("--layers", o.layers, "layer sizes n_x,n_1,...,n_L, e.g. 5,4,3,1 (random data)");
     app.add_option("--activations", o.activations,
@@ -513,12 +632,14 @@ int main(int argc, char** argv) {
     auto* data = app.add_option("--data", o.data,
                                 "dataset directory (default: $XGRAD_DATA, then " +
                                     std::string(XGRAD_DEFAULT_DATA_DIR) + ")");
-    app.add_option("--eps", o.eps, "finite-difference step (default 1e-7)");
+    app.add_option("--eps", o.eps, "finite-difference step (default 1e-7; --ops: 1e-6 for f64, 1e-3 for f32)");
     app.add_option("--sample", o.sample,
                    "FD entries per tensor; smaller tensors are done whole; 0 = every entry "
-                   "(default 200)");
+                   "(default 200; --ops: every entry)");
     app.add_option("--tol-hand", o.tol_hand, "threshold, tape vs hand (default 1e-12)");
-    app.add_option("--tol-fd", o.tol_fd, "threshold, tape vs finite differences (default 2e-7)");
+    app.add_option("--tol-fd", o.tol_fd,
+                   "threshold, tape vs finite differences (default 2e-7; --ops: 1e-6 for f64, "
+                   "2e-2 for f32)");
     app.add_flag("--allow-zero", o.allow_zero, "let rows where both gradients are zero pass");
     app.add_option("--lambd", o.lambd,
                    "L2 factor: cost = cross-entropy + lambd/(2m)·Σ‖W‖² (default 0, >= 0)");
@@ -528,8 +649,15 @@ int main(int argc, char** argv) {
     auto* mseed = app.add_option("--mask-seed", o.mask_seed,
                                  "the dropout masks are drawn once with NumpyRandom(S) and held "
                                  "fixed (default 1)");
-    app.add_flag("--json", o.json, "print the results as JSON");
-    app.add_option("--dump", o.dump, "write every gradient (tape, hand, FD) to this HDF5 file");
+    auto* json = app.add_flag("--json", o.json, "print the results as JSON");
+    auto* dump = app.add_option("--dump", o.dump, "write every gradient (tape, hand, FD) to this HDF5 file");
+    app.add_flag("--ops", o.ops,
+                 "check every op of the library on random inputs of several shapes (the generic "
+                 "xgrad::gradcheck), one row per op; takes --dtype, --eps, --tol-fd, --sample, "
+                 "--seed, --allow-zero");
+    auto* dtype = app.add_option("--dtype", o.dtype,
+                                 "--ops: f64 (default; eps 1e-6, tolerance 1e-6) or f32 (eps 1e-3, "
+                                 "tolerance 2e-2)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
@@ -543,6 +671,15 @@ int main(int argc, char** argv) {
     o.data_given = data->count() > 0;
     o.keep_given = keep->count() > 0;
     o.mask_seed_given = mseed->count() > 0;
+    o.dtype_given = dtype->count() > 0;
+    o.eps_given = app.get_option("--eps")->count() > 0;
+    o.tol_fd_given = app.get_option("--tol-fd")->count() > 0;
+    o.sample_given = app.get_option("--sample")->count() > 0;
+    for (const char* name : {"--layers", "--activations", "--examples", "--model", "--data",
+                             "--tol-hand", "--lambd", "--keep-prob", "--mask-seed"})
+        if (app.get_option(name)->count() > 0) o.network_only.push_back(name);
+    if (json->count() > 0) o.network_only.push_back("--json");
+    if (dump->count() > 0) o.network_only.push_back("--dump");
     try {
         return run(o);
     } catch (const std::bad_alloc&) {

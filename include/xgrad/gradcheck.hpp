@@ -1,203 +1,195 @@
 #pragma once
-// Gradient checking: the tape's reverse pass against the seed's hand-derived formulas and against
-// centered finite differences of the cost, per quantity and layer.
+// Gradient checking for any function: the tape's gradient of any [1,1] node of any tape against
+// centered finite differences, per parameter. (The MLP's three-way check — the tape, the seed's
+// hand-derived formulas and finite differences, per quantity and layer — is xgrad/mlp_check.hpp.)
 //
-// Every gradient here is a gradient of the cost (the seed's dA/dZ, which are gradients of m·cost,
-// are divided by m), so the three sources are directly comparable.
+//     auto loss = mean(square(sigmoid(matmul(W, x) + b) - y));
+//     GradcheckReport r = gradcheck(tape, loss);       // every parameter of the tape
+//     r.print(std::cout);                               // one row per parameter + a result line
+//     if (!r.pass()) ...
 //
-// Never a vacuous pass: two all-zero gradients are reported as zero and fail unless allow_zero;
-// a comparison over no entries at all fails. Finite differences are not taken where they straddle
-// relu's kink: such entries are excluded and counted.
+// How: forward(); the analytic gradient by zero_grad() + backward(loss) (the parameters' previous
+// gradients are saved and put back, so a caller's accumulated gradients are untouched); then for
+// each checked entry p of a parameter, f+ = loss at p + eps and f- = loss at p - eps (one forward
+// pass each; f0, the loss at p, once), and the central difference (f+ - f-) / (h+ + h-) in double,
+// where h± are the steps actually taken (p ± eps rounded to T; never 0). The entry is put back
+// exactly, and a last forward() leaves every value of the tape as it was. Each parameter's error
+// is the relative error ‖g − fd‖₂ / (‖g‖₂ + ‖fd‖₂) over its compared entries.
 //
-// Hidden layers may be relu, sigmoid or tanh; the output sigmoid (binary cross-entropy) or softmax
-// (softmax cross-entropy). A softmax network is recorded with the fused softmax_ce on Z_L, so the
-// tape has no dA_L: its check has no dA_L row (4L − 1 rows instead of 4L).
+// Kinks: where the function is not differentiable inside [p − eps, p + eps] (relu or abs at 0, a
+// tie of max, or any user-defined op with a kink), the two one-sided slopes s+ = (f+ − f0)/h+ and
+// s− = (f0 − f−)/h− disagree. An entry with |s+ − s−| > kink_tol·(|s+| + |s−|) (and above the
+// rounding noise of the loss) is a candidate, confirmed with half the step (two more forward
+// passes): along a smooth function the gap is about eps·|f''| and halves, and the central
+// difference stays, so a stationary point (slope about 0, where the relative test alone fires) is
+// compared as usual; across a kink the gap stays (or the central difference moves: the kink was
+// inside the wider step only). A confirmed kink is counted, reported (its index) and left out of
+// the comparison.
 //
-// A Regime adds the L2 penalty and dropout with fixed masks to all three sources alike: the
-// cost is cross-entropy + lambd/(2m)·Σ_l ‖W_l‖², and layer l+1 reads A_l ⊙ D_l with the same D_l
-// in the tape, the hand formulas and every finite-difference evaluation. With dropout after layer
-// l, the dA_l row compares the gradient with respect to A_l itself, the activation before the
-// mask: (W_{l+1}ᵀ dZ_{l+1}) ⊙ D_l / m (the tape's A(l) node; the seed's dA_l after its
-// "dA = dA * D / keep_prob" step, which is inside D_l here), not the gradient of A_l ⊙ D_l.
+// Never a vacuous pass: a parameter whose analytic and finite-difference gradients are both zero
+// on every compared entry fails unless allow_zero; so does one with no compared entry at all
+// (every checked entry a kink); a NaN or Inf in either gradient fails.
+//
+// Side effects: none on values and parameter gradients (both restored, also when something throws);
+// the gradients of intermediate nodes are those of the check's own backward pass afterwards.
+// Anomaly detection (set_check_finite) is off during the check and restored after it, so a
+// perturbation that makes a value non-finite is reported as a failed (non-finite) parameter.
 
 #include <cstdint>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
-#include "xgrad/mlp.hpp"
+#include "xgrad/tape.hpp"
 
-namespace xgrad::gradcheck {
+namespace xgrad {
 
-// ---- comparing two gradients ------------------------------------------------------------------
-
-struct Comparison {
-    double max_abs = 0;       // max |g1 - g2| over the compared entries
-    double rel_err = 0;       // ‖g1−g2‖ / (‖g1‖+‖g2‖); 0 when both are all zeros
-    std::size_t compared = 0; // entries compared
-    bool both_zero = false;   // both gradients are exactly zero on every compared entry
-    bool finite = true;       // no NaN/Inf in either gradient
-    bool pass = false;
-};
-
-// Compares g1 and g2 entry by entry (same shape, else ShapeError). Passes when the relative error
-// is at most `threshold`, every value is finite, at least one entry is compared, and the two are
-// not both all zeros (unless allow_zero).
-Comparison compare(const Matrix<double>& g1, const Matrix<double>& g2, double threshold,
-                   bool allow_zero = false);
-// The same over the entries where mask is non-zero only.
-Comparison compare(const Matrix<double>& g1, const Matrix<double>& g2,
-                   const Matrix<std::uint8_t>& mask, double threshold, bool allow_zero = false);
-
-// ---- L2 and dropout ---------------------------------------------------------------------------
-
-// What the network is checked with besides its parameters and data. The default: neither.
-struct Regime {
-    // lambd >= 0 and keep_prob exactly as Mlp takes them (empty, one value, or one per hidden
-    // layer, each in (0, 1]).
-    Regularization reg;
-    // The fixed dropout masks, indexed by layer like the gradients: masks[l] = D_l [n_l, m] for
-    // each hidden layer l with keep_prob(l) < 1 (values 0 or 1/keep as draw_masks makes them, but
-    // any fixed values are checked alike); every other entry empty. Empty vector: no dropout,
-    // which requires every keep_prob to be 1.
-    std::vector<Matrix<double>> masks;
-    // The NumpyRandom seed the masks came from (make_regime), for reports and the dump; -1 when
-    // they came from elsewhere or there are none.
-    std::int64_t mask_seed = -1;
-
-    bool l2() const { return reg.lambd > 0; }
-    bool dropout() const;  // at least one mask
-};
-
-// keep_prob per hidden layer (L − 1 values), expanded and validated as Mlp does (UsageError).
-std::vector<double> keep_probs(const MlpSpec& spec, const Regularization& reg);
-
-// A regime whose masks are drawn once, as Mlp::draw_masks(NumpyRandom(mask_seed)) draws them for
-// a batch of m examples. Validates reg (UsageError).
-Regime make_regime(const MlpSpec& spec, const Regularization& reg, std::size_t m,
-                   std::uint32_t mask_seed);
-
-// Throws UsageError / ShapeError unless `regime` fits the network and m examples: a valid reg,
-// and a mask of shape [n_l, m] exactly where keep_prob(l) < 1.
-void check_regime(const MlpSpec& spec, const Regime& regime, std::size_t m);
-
-// ---- the three sources of gradients -----------------------------------------------------------
-
-// Gradients of the cost, index l = 1..L (entry 0 is empty): dW_l, db_l, dZ_l, dA_l. dA_L is empty
-// for a softmax output (see above).
-struct Gradients {
-    std::vector<Matrix<double>> dW, db, dZ, dA;
-};
-
-// The tape's reverse pass: Mlp<double> recorded with LossForm::separate for a sigmoid output (so
-// dA_L is the seed's quantity; softmax: the fused softmax_ce), the regime's lambd and keep_prob,
-// its masks set into the mask nodes and a forward pass before the backward one.
-Gradients tape_gradients(const MlpSpec& spec, const Params<double>& params, const Matrix<double>& X,
-                         const Matrix<double>& Y, const Regime& regime = {});
-// The seed's hand-derived formulas (reference::propagate with the regime's lambd and masks), dA
-// and dZ divided by m.
-Gradients hand_gradients(const MlpSpec& spec, const Params<double>& params, const Matrix<double>& X,
-                         const Matrix<double>& Y, const Regime& regime = {});
-
-// What happened to each entry of a parameter in the finite-difference pass.
-enum class FdStatus : std::uint8_t {
-    skipped = 0,   // not in the sample
-    compared = 1,  // evaluated and compared
-    kink = 2,      // evaluated, but a relu input changed sign (or came within kink_tol of 0)
-};
-
-struct FdTensor {
-    Matrix<double> grad;          // (cost(p+eps) - cost(p-eps)) / 2eps; NaN where skipped
-    Matrix<std::uint8_t> status;  // FdStatus per entry
-    std::size_t evaluated = 0;    // entries perturbed (the sample)
-    std::size_t kinks = 0;        // of those, excluded at a relu kink
-    // 1 where status is `compared`: the mask for compare().
-    Matrix<std::uint8_t> mask() const;
-};
-
-// Finite differences for W_l and b_l, index l = 1..L (entry 0 is empty).
-struct FdGradients {
-    std::vector<FdTensor> dW, db;
-};
-
-struct FdOptions {
-    double eps = 1e-7;
-    // Entries per tensor; 0 means every entry. A tensor with at most `sample` entries is done whole.
-    std::size_t sample = 0;
-    // Seeds the NumpyRandom that picks the sample (one stream across W1, b1, W2, ...).
-    std::uint32_t sample_seed = 1;
-    // A perturbed relu input closer to 0 than this also counts as a kink; negative means eps.
-    double kink_tol = -1;
-};
-
-// Centered differences of the cost — cross-entropy plus the regime's L2 penalty, with its masks
-// held fixed. Replays one recorded tape: each evaluation sets the entry with leaf_value, re-runs
-// forward() and reads A_L, then the entry is restored exactly. The cross-entropy is recomputed
-// from A_L and Y per entry (sigmoid) or per column (softmax) and differenced entry by entry before
-// summing; the penalty's difference is lambd/(2m)·(w₊² − w₋²) of the perturbed weight, as every
-// other term of Σ‖W‖² is bit for bit the same at both points.
-FdGradients finite_differences(const MlpSpec& spec, const Params<double>& params,
-                               const Matrix<double>& X, const Matrix<double>& Y,
-                               const FdOptions& options = {}, const Regime& regime = {});
-
-// ---- the whole check --------------------------------------------------------------------------
-
-enum class Quantity { dW, db, dZ, dA };
-const char* quantity_name(Quantity q);
-
-struct Row {
-    Quantity quantity = Quantity::dW;
-    std::size_t layer = 0;
-    std::size_t entries = 0;
-    Comparison hand;         // tape vs hand
-    bool has_fd = false;     // W and b only
-    Comparison fd;           // tape vs finite differences
-    std::size_t fd_evaluated = 0, fd_kinks = 0;
-    std::string name() const;  // "dW1"
-    bool pass() const { return hand.pass && (!has_fd || fd.pass); }
-};
-
-struct CheckOptions {
-    FdOptions fd;
-    double tol_hand = 1e-12;
-    double tol_fd = 2e-7;
+struct GradcheckOptions {
+    // The finite-difference step. 0: 1e-6 for double, 1e-3 for float.
+    double eps = 0;
+    // The largest relative error that passes. 0: 1e-6 for double, 2e-2 for float.
+    double tolerance = 0;
+    // One-sided slopes further apart than this, relatively, mark a kink. 0: 1e-2 for double, 0.1
+    // for float.
+    double kink_tol = 0;
+    // Entries checked per parameter: 0 = every entry; else this many, drawn reproducibly from
+    // NumpyRandom(seed), one stream across the parameters in order (a smaller parameter is done
+    // whole).
+    std::size_t max_entries = 0;
+    std::uint32_t seed = 1;
+    // Let a parameter whose two gradients are all zero pass.
     bool allow_zero = false;
 };
 
-struct Report {
-    std::vector<Row> rows;  // dW1, db1, dZ1, dA1, dW2, ..., dA_L (no dA_L for softmax outputs)
-    bool pass() const;
-    std::size_t fd_evaluated() const;
-    std::size_t fd_kinks() const;
-    double max_rel_hand() const;
-    double max_rel_fd() const;
+struct ParamReport {
+    NodeId id = -1;
+    std::string name;          // the node's name ("" when it has none)
+    Shape shape;
+    std::size_t entries = 0;   // entries of the parameter
+    std::size_t checked = 0;   // entries perturbed (all, or the sample)
+    std::size_t kinks = 0;     // of those, left out at a kink
+    std::size_t compared = 0;  // checked − kinks
+    std::vector<std::size_t> kink_at;  // flat (row-major) indices of the kinks, ascending
+    double rel_err = 0;        // ‖g − fd‖ / (‖g‖ + ‖fd‖) over the compared entries (0 when both
+                               // are zero, NaN when a value is not finite)
+    double max_abs = 0;        // max |g − fd| over the compared entries (NaN when not finite)
+    std::size_t worst = 0;     // flat index of that largest difference
+    bool all_zero = false;     // both gradients exactly zero on every compared entry
+    bool finite = true;        // no NaN/Inf in either gradient on the compared entries
+    bool pass = false;
+    Matrix<double> analytic;   // the gradient checked (the tape's, as double)
+    Matrix<double> numeric;    // the central differences; NaN where not checked
+    // "PASS", "FAIL", "FAIL(zero)" / "ZERO(ok)" (all zero), "FAIL(nan)", "FAIL(none)" (nothing compared)
+    std::string verdict() const;
+    // "%3" or "%3 W"
+    std::string label() const;
 };
 
-// Compares the three sets. `hand` may be any set of gradients (e.g. a deliberately wrong formula).
-// A dA_L that is empty in both the tape and the hand set (softmax outputs) gives no row; any other
-// shape difference is a ShapeError.
-Report compare_all(const Gradients& tape, const Gradients& hand, const FdGradients& fd,
-                   const CheckOptions& options);
+struct GradcheckReport {
+    // What the check ran with (the defaults resolved).
+    std::string dtype;  // "double" or "float"
+    double eps = 0, tolerance = 0, kink_tol = 0;
+    std::size_t max_entries = 0;
+    std::uint32_t seed = 1;
+    bool allow_zero = false;
 
-struct CheckResult {
-    Gradients tape, hand;
-    FdGradients fd;
-    Report report;
-    Regime regime;  // what the three were computed with
+    std::vector<ParamReport> params;  // in the order checked
+
+    bool pass() const;             // at least one parameter, and every one passes
+    double max_rel_err() const;    // over the parameters; NaN if any is NaN
+    std::size_t kinks() const;     // summed over the parameters
+    std::size_t checked() const;   // entries perturbed, summed
+    std::size_t compared() const;  // entries compared, summed
+    // A header line, one row per parameter (kinks listed under its row), and a result line.
+    void print(std::ostream& os) const;
 };
 
-// Computes tape, hand and FD gradients for the network (with the regime's L2 and masks) and
-// compares them. Checks the regime first (check_regime).
-CheckResult run_check(const MlpSpec& spec, const Params<double>& params, const Matrix<double>& X,
-                      const Matrix<double>& Y, const CheckOptions& options = {},
-                      const Regime& regime = {});
+// Checks d loss / d p for every p of `params` (empty: every parameter of the tape, in order).
+// UsageError for a loss that is not [1,1], a node that is not a parameter (or is listed twice),
+// a tape without parameters, or options out of range (negative eps, tolerance or kink_tol).
+template <class T>
+GradcheckReport gradcheck(Tape<T>& tape, NodeId loss, const std::vector<NodeId>& params = {},
+                          const GradcheckOptions& options = {});
 
-// Writes every gradient to HDF5, atomically (a temporary file in the same directory, then rename).
-// One group per check, named by `labels`: <label>/{tape,hand}/{dW,db,dZ,dA}<l>, <label>/fd/{dW,db}<l>
-// (NaN where not evaluated) and <label>/fd_status/{dW,db}<l> (FdStatus as uint8); a softmax
-// network has no dA<L>. The regime: attributes lambd (double), keep_prob (double per hidden
-// layer, 1 without dropout) and, when known, mask_seed (int64) on <label>, and the masks as
-// <label>/masks/D<l>.
-void write_dump(const std::string& path, const std::vector<std::string>& labels,
-                const std::vector<const CheckResult*>& results);
+// The same check for gradients from elsewhere: `gradients[k]` is the claimed d loss / d params[k]
+// (a hand derivation, another library, a deliberately wrong formula), compared with the same
+// finite differences, metric and rules. The tape's own backward is not run. `params` empty: every
+// parameter of the tape. ShapeError when a gradient's shape is not its parameter's.
+template <class T>
+GradcheckReport gradcheck_given(Tape<T>& tape, NodeId loss, const std::vector<NodeId>& params,
+                                const std::vector<Matrix<double>>& gradients,
+                                const GradcheckOptions& options = {});
 
-}  // namespace xgrad::gradcheck
+// ---- every op of the library, checked ---------------------------------------------------------
+//
+// The cases the `gradcheck --ops` program and the test suite both run: each records one op on
+// random inputs and checks loss = sum(op(inputs) ⊙ G) (G a fixed random constant of the output's
+// shape, entries of magnitude 0.5..1.5, so that no gradient entry is zero by accident) with
+// gradcheck. Every op of the table has at least one case (tests/test_gradcheck_ops.cpp checks
+// it, so a new op without a case fails the suite).
+
+// How an input is drawn. All values are exactly representable in float, so a float tape and a
+// double tape of the same case hold the same inputs.
+enum class OpInput : std::uint8_t {
+    normal,       // N(0,1) pushed 0.1 away from 0 (away from relu's and abs's kink)
+    positive,     // uniform in [0.5, 2): log, sqrt, non-integer pow, divisors
+    distinct,     // values at least 0.2 apart: no ties for max (no kink)
+    zeros,        // normal, with every third entry exactly 0: kinks of relu and abs
+    ties,         // distinct, and in every other group of max (by the case's axis) the maximum
+                  // repeated once: kinks of max
+    probability,  // uniform in [0.1, 0.9): bce's probabilities, soft labels
+    binary,       // 0 or 1: bce / sigmoid_bce labels
+    one_hot,      // one-hot columns: softmax_ce labels [K,m]
+    class_index,  // class indices 0..K-1 (K: the first input's rows): softmax_ce labels [1,m]
+};
+
+struct OpCaseInput {
+    Shape shape;
+    OpInput kind = OpInput::normal;
+    bool parameter = true;  // false: a constant (labels, class indices)
+};
+
+struct OpCase {
+    OpKind op = OpKind::add;
+    std::string label;                // "add [3,4]+[1,4]"
+    std::vector<OpCaseInput> inputs;  // one or two, the op's arity
+    Attr attr;
+    std::uint32_t seed = 1;           // the inputs and G come from NumpyRandom(seed)
+    bool kinks = false;               // has inputs at a kink by construction: the check must
+                                      // find kinks there (and still pass on the other entries)
+};
+
+// Every case: several shapes per op; add, sub, mul and div with every broadcast pair; sum, mean
+// and max along -1, 0 and 1; concat and slice along both axes; softmax_ce with one-hot and index
+// labels; pow with integer and non-integer exponents; relu, abs and max also at their kinks; the
+// losses also with only their first columns counted (a padded last mini-batch).
+const std::vector<OpCase>& op_cases();
+
+// A case recorded on a tape.
+template <class T>
+struct OpCaseTape {
+    std::vector<Var<T>> inputs;
+    Var<T> out;                  // op(inputs)
+    Var<T> weights;              // G, a constant of out's shape
+    Var<T> loss;                 // sum(out ⊙ G)
+    std::vector<NodeId> params;  // the inputs that are parameters
+};
+template <class T>
+OpCaseTape<T> record_op_case(Tape<T>& tape, const OpCase& c);
+
+struct OpCheckRow {
+    OpKind op = OpKind::add;
+    std::string label;
+    bool expect_kinks = false;
+    GradcheckReport report;
+    // The report passes, and a case built with kinks has some detected.
+    bool pass() const { return report.pass() && (!expect_kinks || report.kinks() > 0); }
+};
+
+// Records the case on a fresh Tape<T> and runs gradcheck on it.
+template <class T>
+OpCheckRow check_op(const OpCase& c, const GradcheckOptions& options = {});
+
+// (Defined in lib/gradcheck.cpp for float and double.)
+
+}  // namespace xgrad
