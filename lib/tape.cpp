@@ -205,7 +205,7 @@ NodeId Tape<T>::resolve(const Operand<T>& x, const char* op, const Operand<T>* o
     if (x.id < 0 || std::size_t(x.id) >= nodes_.size())
         throw UsageError(std::string(op) + ": node %" + std::to_string(x.id) + " is not on " +
                          tape_label(this, nodes_.size()) +
-                         (other ? ", the other operand %" + std::to_string(other->id) + " is" : ""));
+                         (other ? " (the other operand is %" + std::to_string(other->id) + ")" : ""));
     return x.id;
 }
 

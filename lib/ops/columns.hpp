@@ -8,14 +8,15 @@
 
 namespace xgrad::ops {
 
-// Column j of a row-major [K,m] matrix: max and log Σ exp(z - max).
+// Column j of a row-major [K,m] matrix: its max and s = Σ exp(z - max) (1 <= s <= K). The
+// results are then formed from z - max, never from z - (max + log s): that difference would carry
+// the rounding of a large max into every entry (1e-13 relative at logits near 1000).
 template <class T>
-inline void column_lse(const T* z, std::size_t K, std::size_t m, std::size_t j, double& mx, double& lse) {
+inline void column_max_sum(const T* z, std::size_t K, std::size_t m, std::size_t j, double& mx, double& s) {
     mx = double(z[j]);
     for (std::size_t i = 1; i < K; ++i) mx = std::max(mx, double(z[i * m + j]));
-    double s = 0;
+    s = 0;
     for (std::size_t i = 0; i < K; ++i) s += std::exp(double(z[i * m + j]) - mx);
-    lse = mx + std::log(s);
 }
 
 // The class index stored in a [1,m] label row, checked.

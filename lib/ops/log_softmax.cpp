@@ -14,9 +14,10 @@ void log_softmax_forward(const Ctx<T>&, const M<T>& z, const M<T>*, M<T>& out) {
     const T* pz = z.data();
     T* po = out.data();
     for (std::size_t j = 0; j < m; ++j) {
-        double mx, lse;
-        column_lse(pz, K, m, j, mx, lse);
-        for (std::size_t i = 0; i < K; ++i) po[i * m + j] = T(double(pz[i * m + j]) - lse);
+        double mx, s;
+        column_max_sum(pz, K, m, j, mx, s);
+        const double log_s = std::log(s);
+        for (std::size_t i = 0; i < K; ++i) po[i * m + j] = T((double(pz[i * m + j]) - mx) - log_s);
     }
 }
 

@@ -1,4 +1,4 @@
-// relu: Y = max(X, 0)          any shape
+// relu: Y = max(X, 0)          any shape; NaN stays NaN
 //   dX += dY · [X > 0]         (the seed's relu_backward: 0 where Z <= 0; uses Y > 0 <=> X > 0)
 #include "ops/ops.hpp"
 
@@ -14,7 +14,7 @@ void relu_forward(const Ctx<T>&, const M<T>& a, const M<T>*, M<T>& out) {
     T* po = out.data();
     for (std::size_t i = 0, n = a.size(); i < n; ++i) {
         const T v = pa[i];
-        po[i] = v > T(0) ? v : T(0);
+        po[i] = v < T(0) ? T(0) : v;  // NaN stays NaN (numpy's maximum, PyTorch)
     }
 }
 

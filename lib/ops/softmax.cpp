@@ -14,9 +14,9 @@ void softmax_forward(const Ctx<T>&, const M<T>& z, const M<T>*, M<T>& out) {
     const T* pz = z.data();
     T* po = out.data();
     for (std::size_t j = 0; j < m; ++j) {
-        double mx, lse;
-        column_lse(pz, K, m, j, mx, lse);
-        for (std::size_t i = 0; i < K; ++i) po[i * m + j] = T(std::exp(double(pz[i * m + j]) - lse));
+        double mx, s;
+        column_max_sum(pz, K, m, j, mx, s);
+        for (std::size_t i = 0; i < K; ++i) po[i * m + j] = T(std::exp(double(pz[i * m + j]) - mx) / s);
     }
 }
 

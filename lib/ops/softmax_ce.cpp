@@ -26,13 +26,14 @@ void softmax_ce_forward(const Ctx<T>& cx, const M<T>& z, const M<T>* y, M<T>& ou
     const T* py = y->data();
     double total = 0;
     for (std::size_t j = 0; j < c; ++j) {
-        double mx, lse;
-        column_lse(pz, K, m, j, mx, lse);
+        double mx, s;
+        column_max_sum(pz, K, m, j, mx, s);
+        const double log_s = std::log(s);  // lse_j - z_ij = log_s - (z_ij - mx)
         if (indices) {
-            total += lse - double(pz[class_index(py, j, K) * m + j]);
+            total += log_s - (double(pz[class_index(py, j, K) * m + j]) - mx);
         } else {
             for (std::size_t i = 0; i < K; ++i)
-                total += double(py[i * m + j]) * (lse - double(pz[i * m + j]));
+                total += double(py[i * m + j]) * (log_s - (double(pz[i * m + j]) - mx));
         }
     }
     out.data()[0] = T(total / double(c));
@@ -47,25 +48,26 @@ void softmax_ce_backward(const Ctx<T>& cx, const M<T>& z, const M<T>* y, const M
     const T* pz = z.data();
     const T* py = y->data();
     for (std::size_t j = 0; j < c; ++j) {
-        double mx, lse;
-        column_lse(pz, K, m, j, mx, lse);
+        double mx, s;
+        column_max_sum(pz, K, m, j, mx, s);
+        const double log_s = std::log(s);
         if (gz) {
             T* g = gz->data();
             if (indices) {
                 const std::size_t k = class_index(py, j, K);
                 for (std::size_t i = 0; i < K; ++i)
-                    g[i * m + j] += T(scale * (std::exp(double(pz[i * m + j]) - lse) - (i == k ? 1.0 : 0.0)));
+                    g[i * m + j] += T(scale * ((std::exp(double(pz[i * m + j]) - mx) / s) - (i == k ? 1.0 : 0.0)));
             } else {
                 double ysum = 0;
                 for (std::size_t i = 0; i < K; ++i) ysum += double(py[i * m + j]);
                 for (std::size_t i = 0; i < K; ++i)
-                    g[i * m + j] += T(scale * (std::exp(double(pz[i * m + j]) - lse) * ysum -
+                    g[i * m + j] += T(scale * ((std::exp(double(pz[i * m + j]) - mx) / s) * ysum -
                                                double(py[i * m + j])));
             }
         }
         if (gy && !indices) {
             T* g = gy->data();
-            for (std::size_t i = 0; i < K; ++i) g[i * m + j] += T(scale * (lse - double(pz[i * m + j])));
+            for (std::size_t i = 0; i < K; ++i) g[i * m + j] += T(scale * (log_s - (double(pz[i * m + j]) - mx)));
         }
     }
 }
