@@ -378,20 +378,60 @@ void Tape<T>::report_non_finite(const char* pass, NodeId id, const Matrix<T>& ba
     throw NumericError(msg);
 }
 
+// One node of a forward pass. A leaf: a constant takes the shape of its (possibly new) value; a
+// parameter keeps its recorded shape (its gradient and the optimisers' state have it). An op: its
+// shape is derived again from its inputs' (a ShapeError names the node and the op when they no
+// longer fit); its buffers change shape within their capacity, so they grow only past the widest
+// batch seen and never allocate for a narrower one.
+template <class T>
+void Tape<T>::forward_node(std::size_t i) {
+    Node<T>& n = nodes_[i];
+    if (is_leaf(n.op)) {
+        const Shape now = shape_of(n.value);
+        if (now == n.shape) return;
+        if (n.op == OpKind::parameter)
+            throw ShapeError("forward: parameter " + describe(NodeId(i)) + " is now " + to_string(now) +
+                             " (a parameter keeps its shape)");
+        n.shape = now;
+        return;
+    }
+    const Shape sa = nodes_[std::size_t(n.in0)].shape;
+    const Shape sb = n.in1 >= 0 ? nodes_[std::size_t(n.in1)].shape : Shape{};
+    Shape s;
+    try {
+        s = op_table<T>(n.op).shape(sa, sb, n.attr);
+    } catch (const ShapeError& e) {
+        throw ShapeError("forward: node %" + std::to_string(i) + ": " + e.what());
+    }
+    if (s != n.shape) {
+        n.shape = s;
+        n.value.resize({s.rows, s.cols});
+        if (n.requires_grad) n.grad.resize({s.rows, s.cols});
+    }
+    prepare(n);
+    run_forward(n);
+    if (check_finite_ && !all_finite(n.value)) report_non_finite("forward", NodeId(i), n.value, "the value");
+}
+
 template <class T>
 void Tape<T>::forward() {
-    for (std::size_t i = 0; i < nodes_.size(); ++i) {
-        Node<T>& n = nodes_[i];
-        if (!is_leaf(n.op)) {
-            run_forward(n);
-            if (check_finite_ && !all_finite(n.value))
-                report_non_finite("forward", NodeId(i), n.value, "the value");
-        } else if (shape_of(n.value) != n.shape) {
-            throw ShapeError("forward: leaf " + std::to_string(i) + " (" + op_name(n.op) +
-                             (n.name.empty() ? "" : " " + n.name) + ") was recorded as " +
-                             to_string(n.shape) + " but is now " + to_string(shape_of(n.value)));
-        }
+    for (std::size_t i = 0; i < nodes_.size(); ++i) forward_node(i);
+}
+
+template <class T>
+void Tape<T>::forward(NodeId target) {
+    checked(target, "forward");
+    // the nodes `target` depends on: one reverse sweep (the tape is topologically ordered)
+    reach_.assign(nodes_.size(), 0);
+    reach_[std::size_t(target)] = 1;
+    for (std::size_t i = std::size_t(target) + 1; i-- > 0;) {
+        const Node<T>& n = nodes_[i];
+        if (!reach_[i] || is_leaf(n.op)) continue;
+        reach_[std::size_t(n.in0)] = 1;
+        if (n.in1 >= 0) reach_[std::size_t(n.in1)] = 1;
     }
+    for (std::size_t i = 0; i <= std::size_t(target); ++i)
+        if (reach_[i]) forward_node(i);
 }
 
 template <class T>
@@ -460,9 +500,13 @@ Matrix<T>& Tape<T>::leaf_value(NodeId id) {
 template <class T>
 void Tape<T>::set_value(NodeId id, const Matrix<T>& v) {
     Matrix<T>& dst = leaf_value(id);
-    if (shape_of(dst) != shape_of(v))
-        throw ShapeError("set_value: node " + std::to_string(id) + " is " +
-                         to_string(shape_of(dst)) + ", the new value is " + to_string(shape_of(v)));
+    const Node<T>& n = nodes_[std::size_t(id)];
+    if (n.op == OpKind::parameter && shape_of(dst) != shape_of(v))
+        throw ShapeError("set_value: parameter " + describe(id) + " keeps its shape, the new value is " +
+                         to_string(shape_of(v)));
+    if (v.size() == 0) throw ShapeError("set_value: node " + describe(id) + ": empty value " + to_string(shape_of(v)));
+    // a constant may change shape (another batch width): within the buffer's capacity, no allocation
+    if (shape_of(dst) != shape_of(v)) dst.resize({v.shape()[0], v.shape()[1]});
     std::copy(v.begin(), v.end(), dst.begin());
 }
 

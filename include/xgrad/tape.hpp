@@ -163,9 +163,15 @@ public:
     void set_loss_columns(NodeId id, std::size_t n);
 
     // ---- execution ------------------------------------------------------------------------
-    // Re-runs every op in order from the current leaf values. Throws ShapeError if a leaf's value
-    // no longer has its recorded shape.
+    // Re-runs every op in order from the current leaf values. A constant's value may have changed
+    // shape (set_value with another batch width): every op's shape is derived again from its
+    // inputs (a ShapeError names the node and op if they no longer fit) and its buffers follow,
+    // growing only past the largest shape seen (a narrower batch, and the widest again, allocate
+    // nothing). A parameter must keep its shape (ShapeError).
     void forward();
+    // Computes only the nodes `target` depends on (e.g. a prediction without the loss, or a
+    // forward pass up to one layer); the other nodes keep their previous values.
+    void forward(NodeId target);
     // One reverse pass from a [1,1] node. Only nodes that lie between a parameter and `loss`
     // get gradients; constants (the data) never do.
     void backward(NodeId loss);
@@ -183,9 +189,11 @@ public:
     std::size_t size() const { return nodes_.size(); }
     const Node<T>& node(NodeId id) const;
     const Matrix<T>& value(NodeId id) const;
-    // Mutable leaf value: for updating parameters or swapping in a new batch of the same shape.
+    // Mutable leaf value: for updating parameters or writing a new batch in place (a constant may
+    // be resized; the next forward() follows).
     Matrix<T>& leaf_value(NodeId id);
-    // Copies `v` into a leaf; the shape must equal the recorded one (no reallocation).
+    // Copies `v` into a leaf. A constant (data, labels) takes v's shape, e.g. a batch of another
+    // width, reusing its buffer when it is large enough; a parameter must keep its shape.
     void set_value(NodeId id, const Matrix<T>& v);
     const Matrix<T>& grad(NodeId id) const;  // throws if the node has no gradient
     Matrix<T>& param_grad(NodeId id);        // mutable gradient of a parameter
@@ -205,6 +213,7 @@ private:
     NodeId resolve(const Operand<T>& x, const char* op, const Operand<T>* other) const;
     Var<T> add_node(OpKind op, NodeId a, NodeId b, const Attr& attr);
     void run_forward(Node<T>& n);
+    void forward_node(std::size_t i);
     void prepare(const Node<T>& n);  // pool and scratch for what a recorded op needs
 
     int threads_ = 1;
