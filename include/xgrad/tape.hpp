@@ -31,6 +31,7 @@ using NodeId = std::int32_t;
 enum class OpKind : std::uint8_t {
     constant,   // leaf, no gradient (data, labels)
     parameter,  // leaf, gradient
+    custom,     // an op defined outside the library (Node::custom says which; xgrad/custom_op.hpp)
 #define XGRAD_OP_ENUM(name, api) name,
     XGRAD_OPS(XGRAD_OP_ENUM)
 #undef XGRAD_OP_ENUM
@@ -52,6 +53,19 @@ struct Attr {
     std::size_t columns = 0;  // losses: the first `columns` columns are counted (0 = all)
 };
 
+// An op defined in a user's code, as the tape calls it (xgrad/custom_op.hpp builds one from a
+// struct with static functions). `b` is null and `gb` unused for a unary op; ga/gb are null when
+// that input needs no gradient; backward adds (+=) into them.
+template <class T>
+struct CustomOp {
+    const char* name;
+    int arity;  // 1 or 2
+    Shape (*shape)(Shape a, Shape b);
+    void (*forward)(const Matrix<T>& a, const Matrix<T>* b, Matrix<T>& out);
+    void (*backward)(const Matrix<T>& a, const Matrix<T>* b, const Matrix<T>& out, const Matrix<T>& gout,
+                     Matrix<T>* ga, Matrix<T>* gb);
+};
+
 template <class T>
 struct Node {
     OpKind op = OpKind::constant;
@@ -59,6 +73,7 @@ struct Node {
     NodeId in1 = -1;
     bool requires_grad = false;  // a parameter, or an op with an input that requires grad
     Attr attr;                   // the op's non-tensor data
+    const CustomOp<T>* custom = nullptr;  // op == custom: its definition (static storage)
     std::string name;            // optional label for printing
     Shape shape;                 // fixed when recorded; replay checks leaves still have it
     Matrix<T> value;
@@ -133,6 +148,10 @@ public:
     // Operands from another tape, or ids not on this one, are a UsageError naming both.
     Var<T> record(OpKind op, Operand<T> a, const Attr& attr = {});
     Var<T> record(OpKind op, Operand<T> a, Operand<T> b, const Attr& attr = {});
+    // Records a user-defined op (xgrad::custom<Op>(a[, b]) in xgrad/custom_op.hpp calls this);
+    // `op` must outlive the tape (a static object).
+    Var<T> record(const CustomOp<T>& op, Operand<T> a);
+    Var<T> record(const CustomOp<T>& op, Operand<T> a, Operand<T> b);
 
     // The original id-based API (each is record() of one op; shapes in xgrad/op_list.hpp).
     Var<T> matmul(Operand<T> a, Operand<T> b);      // [M,K]·[K,N] -> [M,N]
@@ -211,7 +230,7 @@ public:
 private:
     const Node<T>& checked(NodeId id, const char* what) const;
     NodeId resolve(const Operand<T>& x, const char* op, const Operand<T>* other) const;
-    Var<T> add_node(OpKind op, NodeId a, NodeId b, const Attr& attr);
+    Var<T> add_node(OpKind op, NodeId a, NodeId b, const Attr& attr, const CustomOp<T>* custom = nullptr);
     void run_forward(Node<T>& n);
     void forward_node(std::size_t i);
     void prepare(const Node<T>& n);  // pool and scratch for what a recorded op needs
@@ -225,6 +244,7 @@ private:
     std::vector<char> reach_;  // scratch for backward: node leads to the loss
     bool check_finite_ = false;
     std::string describe(NodeId id) const;
+    const char* name_of(const Node<T>& n) const { return n.custom ? n.custom->name : op_name(n.op); }
     [[noreturn]] void report_non_finite(const char* pass, NodeId id, const Matrix<T>& bad,
                                         const char* what) const;
 };

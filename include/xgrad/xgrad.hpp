@@ -1,6 +1,7 @@
 #pragma once
 // xgrad: a small tape-based reverse-mode autodiff engine over dense 2-D tensors.
 #include "xgrad/blas.hpp"
+#include "xgrad/custom_op.hpp"
 #include "xgrad/mlp.hpp"
 #include "xgrad/random.hpp"
 #include "xgrad/reference.hpp"
