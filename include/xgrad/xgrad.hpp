@@ -3,6 +3,7 @@
 #include "xgrad/blas.hpp"
 #include "xgrad/custom_op.hpp"
 #include "xgrad/mlp.hpp"
+#include "xgrad/nn.hpp"
 #include "xgrad/random.hpp"
 #include "xgrad/reference.hpp"
 #include "xgrad/tape.hpp"
