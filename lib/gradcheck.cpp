@@ -544,20 +544,6 @@ std::vector<OpCase> make_cases() {
         {in(s34), in(s34, OpInput::probability)});
     add(OpKind::mse, "mse [3,4], constant targets", {in(s34), in(s34, OpInput::normal, false)});
     add(OpKind::mse, "mse [1,5], targets as parameters", {in({1, 5}), in({1, 5})});
-    // A padded last mini-batch (Tape::set_loss_columns): only the first 3 of 5 columns count, the
-    // others get zero gradient.
-    Attr first3;
-    first3.columns = 3;
-    const Shape s25{2, 5};
-    add(OpKind::bce, "bce [2,5], first 3 columns counted",
-        {in(s25, OpInput::probability), in(s25, OpInput::probability)}, first3);
-    add(OpKind::sigmoid_bce, "sigmoid_bce [2,5], first 3 columns counted",
-        {in(s25), in(s25, OpInput::probability)}, first3);
-    add(OpKind::softmax_ce, "softmax_ce [3,5], index labels, first 3 columns counted",
-        {in({3, 5}), in({1, 5}, OpInput::class_index, false)}, first3);
-    add(OpKind::softmax_ce, "softmax_ce [3,5], soft labels, first 3 columns counted",
-        {in({3, 5}), in({3, 5}, OpInput::probability)}, first3);
-    add(OpKind::mse, "mse [2,5], first 3 columns counted", {in(s25), in(s25)}, first3);
     return v;
 }
 

@@ -274,27 +274,35 @@ void Mlp<T>::set_batch(const Matrix<T>& X_all, const Matrix<T>& Y_all, const std
         throw ShapeError("set_batch: data " + to_string(shape_of(X_all)) + " and labels " +
                          to_string(shape_of(Y_all)) + " do not fit the network's " +
                          to_string(shape_of(X)) + " and " + to_string(shape_of(Y)));
-    if (n == 0 || n > capacity_)
-        throw UsageError("set_batch: " + std::to_string(n) + " columns, the tape holds 1.." +
-                         std::to_string(capacity_));
+    if (n == 0) throw UsageError("set_batch: an empty batch");
     const std::size_t m_all = X_all.shape()[1];
     for (std::size_t j = 0; j < n; ++j)
         if (cols[j] >= m_all)
             throw UsageError("set_batch: column " + std::to_string(cols[j]) + " of " +
                              std::to_string(m_all));
+    // The batch is n columns wide: the tape's buffers change shape (no allocation up to the widest
+    // batch seen) and every op, the losses included, works on exactly these columns.
     auto gather = [&](const Matrix<T>& src, Matrix<T>& dst) {
         const std::size_t rows = dst.shape()[0];
+        dst.resize({rows, n});
         for (std::size_t i = 0; i < rows; ++i) {
             const T* s = src.data() + i * m_all;
-            T* d = dst.data() + i * capacity_;
+            T* d = dst.data() + i * n;
             for (std::size_t j = 0; j < n; ++j) d[j] = s[cols[j]];
-            for (std::size_t j = n; j < capacity_; ++j) d[j] = T(0);
         }
     };
     gather(X_all, X);
     gather(Y_all, Y);
+    for (NodeId d : mask_)
+        if (d >= 0) {
+            Matrix<T>& D = tape_.leaf_value(d);
+            if (D.shape()[1] != n) {
+                D.resize({D.shape()[0], n});
+                D.fill(T(1));
+            }
+        }
     batch_cols_ = n;
-    tape_.set_loss_columns(data_loss_, n == capacity_ ? 0 : n);
+    capacity_ = std::max(capacity_, n);
     if (l2_ >= 0) tape_.set_scale(l2_, reg_.lambd / (2.0 * double(n)));
 }
 
@@ -305,12 +313,7 @@ void Mlp<T>::draw_masks(NumpyRandom& rng) {
         const double keep = keep_prob(l);
         const T on = T(1.0 / keep);
         Matrix<T>& D = tape_.leaf_value(mask_[l - 1]);
-        const std::size_t rows = D.shape()[0];
-        for (std::size_t i = 0; i < rows; ++i) {
-            T* d = D.data() + i * capacity_;
-            for (std::size_t j = 0; j < batch_cols_; ++j) d[j] = rng.uniform() < keep ? on : T(0);
-            for (std::size_t j = batch_cols_; j < capacity_; ++j) d[j] = T(0);
-        }
+        for (T& d : D) d = rng.uniform() < keep ? on : T(0);
     }
 }
 

@@ -36,7 +36,7 @@ const OpInfo* const kInfos[] = {
     XGRAD_OPS(XGRAD_OP_INFO)
 #undef XGRAD_OP_INFO
 };
-constexpr std::size_t kFirstOp = std::size_t(OpKind::parameter) + 1;
+constexpr std::size_t kFirstOp = std::size_t(OpKind::custom) + 1;
 static_assert(sizeof(kInfos) / sizeof(kInfos[0]) + kFirstOp == std::size_t(OpKind::count_),
               "one OpInfo per op");
 }  // namespace
@@ -52,7 +52,7 @@ const OpInfo& info(OpKind op) {
 
 namespace {
 
-constexpr const char* kOpNames[] = {"constant", "parameter",
+constexpr const char* kOpNames[] = {"constant", "parameter", "custom",
 #define XGRAD_OP_NAME(name, api) #name,
                                     XGRAD_OPS(XGRAD_OP_NAME)
 #undef XGRAD_OP_NAME
@@ -73,6 +73,7 @@ const OpTable<T>& op_table(OpKind op) {
     static constexpr OpTable<T> kTable[] = {
         {nullptr, nullptr, nullptr},  // constant
         {nullptr, nullptr, nullptr},  // parameter
+        {nullptr, nullptr, nullptr},  // custom: Node::custom
 #define XGRAD_OP_ROW(name, api) {ops::name##_shape, ops::name##_forward<T>, ops::name##_backward<T>},
         XGRAD_OPS(XGRAD_OP_ROW)
 #undef XGRAD_OP_ROW
@@ -163,6 +164,7 @@ void Tape<T>::set_threads(int n) {
 
 template <class T>
 void Tape<T>::prepare(const Node<T>& n) {
+    if (n.custom) return;
     const auto needs = ops::info(n.op).needs;
     if (!needs) return;
     const Shape sb = n.in1 >= 0 ? nodes_[std::size_t(n.in1)].shape : Shape{};
@@ -247,7 +249,7 @@ Var<T> Tape<T>::parameter(Matrix<T> value, std::string name) {
 template <class T>
 Var<T> Tape<T>::record(OpKind op, Operand<T> a, const Attr& attr) {
     const char* name = op_name(op);
-    if (is_leaf(op) || std::size_t(op) >= std::size_t(OpKind::count_))
+    if (is_leaf(op) || op == OpKind::custom || std::size_t(op) >= std::size_t(OpKind::count_))
         throw UsageError(std::string("record: ") + name + " is not an op");
     if (ops::info(op).arity != 1)
         throw UsageError(std::string("record: ") + name + " takes two inputs, got one");
@@ -257,7 +259,7 @@ Var<T> Tape<T>::record(OpKind op, Operand<T> a, const Attr& attr) {
 template <class T>
 Var<T> Tape<T>::record(OpKind op, Operand<T> a, Operand<T> b, const Attr& attr) {
     const char* name = op_name(op);
-    if (is_leaf(op) || std::size_t(op) >= std::size_t(OpKind::count_))
+    if (is_leaf(op) || op == OpKind::custom || std::size_t(op) >= std::size_t(OpKind::count_))
         throw UsageError(std::string("record: ") + name + " is not an op");
     if (ops::info(op).arity != 2)
         throw UsageError(std::string("record: ") + name + " takes one input, got two");
@@ -267,15 +269,32 @@ Var<T> Tape<T>::record(OpKind op, Operand<T> a, Operand<T> b, const Attr& attr) 
 }
 
 template <class T>
-Var<T> Tape<T>::add_node(OpKind op, NodeId a, NodeId b, const Attr& attr) {
+Var<T> Tape<T>::record(const CustomOp<T>& op, Operand<T> a) {
+    if (op.arity != 1)
+        throw UsageError(std::string("record: custom op ") + op.name + " takes two inputs, got one");
+    return add_node(OpKind::custom, resolve(a, op.name, nullptr), -1, {}, &op);
+}
+
+template <class T>
+Var<T> Tape<T>::record(const CustomOp<T>& op, Operand<T> a, Operand<T> b) {
+    if (op.arity != 2)
+        throw UsageError(std::string("record: custom op ") + op.name + " takes one input, got two");
+    const NodeId ia = resolve(a, op.name, &b);
+    const NodeId ib = resolve(b, op.name, &a);
+    return add_node(OpKind::custom, ia, ib, {}, &op);
+}
+
+template <class T>
+Var<T> Tape<T>::add_node(OpKind op, NodeId a, NodeId b, const Attr& attr, const CustomOp<T>* custom) {
     Node<T> n;
     n.op = op;
     n.attr = attr;
+    n.custom = custom;
     n.in0 = a;
     n.in1 = b;
     const Shape sa = nodes_[std::size_t(a)].shape;
     const Shape sb = b >= 0 ? nodes_[std::size_t(b)].shape : Shape{};
-    n.shape = op_table<T>(op).shape(sa, sb, attr);
+    n.shape = custom ? custom->shape(sa, sb) : op_table<T>(op).shape(sa, sb, attr);
     n.requires_grad = nodes_[std::size_t(a)].requires_grad ||
                       (b >= 0 && nodes_[std::size_t(b)].requires_grad);
     prepare(n);
@@ -298,6 +317,7 @@ Var<T> Tape<T>::add_node(OpKind op, NodeId a, NodeId b, const Attr& attr) {
 template <class T>
 void Tape<T>::run_forward(Node<T>& n) {
     const Matrix<T>* b = n.in1 >= 0 ? &nodes_[std::size_t(n.in1)].value : nullptr;
+    if (n.custom) return n.custom->forward(nodes_[std::size_t(n.in0)].value, b, n.value);
     op_table<T>(n.op).forward({pool_.get(), scratch_.data(), n.attr}, nodes_[std::size_t(n.in0)].value, b,
                               n.value);
 }
@@ -340,7 +360,7 @@ template <class T>
 void Tape<T>::set_scale(NodeId id, double c) {
     const Node<T>& n = checked(id, "set_scale");
     if (n.op != OpKind::scale)
-        throw UsageError("set_scale: node " + std::to_string(id) + " is " + op_name(n.op) +
+        throw UsageError("set_scale: node " + std::to_string(id) + " is " + name_of(n) +
                          ", not scale");
     nodes_[std::size_t(id)].attr.scalar = c;
 }
@@ -348,9 +368,9 @@ void Tape<T>::set_scale(NodeId id, double c) {
 template <class T>
 void Tape<T>::set_loss_columns(NodeId id, std::size_t cols) {
     const Node<T>& n = checked(id, "set_loss_columns");
-    if (is_leaf(n.op) || !(ops::info(n.op).attrs & ops::uses_columns))
+    if (is_leaf(n.op) || n.custom || !(ops::info(n.op).attrs & ops::uses_columns))
         throw UsageError("set_loss_columns: node " + std::to_string(id) + " is " +
-                         op_name(n.op) + ", not a loss that averages over columns");
+                         name_of(n) + ", not a loss that averages over columns");
     const std::size_t m = nodes_[std::size_t(n.in0)].shape.cols;
     if (cols > m)
         throw UsageError("set_loss_columns: node " + std::to_string(id) + " has " +
@@ -361,7 +381,7 @@ void Tape<T>::set_loss_columns(NodeId id, std::size_t cols) {
 template <class T>
 std::string Tape<T>::describe(NodeId id) const {
     const Node<T>& n = nodes_[std::size_t(id)];
-    return "%" + std::to_string(id) + " (" + op_name(n.op) + (n.name.empty() ? "" : " \"" + n.name + "\"") +
+    return "%" + std::to_string(id) + " (" + name_of(n) + (n.name.empty() ? "" : " \"" + n.name + "\"") +
            ") " + to_string(n.shape);
 }
 
@@ -378,20 +398,60 @@ void Tape<T>::report_non_finite(const char* pass, NodeId id, const Matrix<T>& ba
     throw NumericError(msg);
 }
 
+// One node of a forward pass. A leaf: a constant takes the shape of its (possibly new) value; a
+// parameter keeps its recorded shape (its gradient and the optimisers' state have it). An op: its
+// shape is derived again from its inputs' (a ShapeError names the node and the op when they no
+// longer fit); its buffers change shape within their capacity, so they grow only past the widest
+// batch seen and never allocate for a narrower one.
+template <class T>
+void Tape<T>::forward_node(std::size_t i) {
+    Node<T>& n = nodes_[i];
+    if (is_leaf(n.op)) {
+        const Shape now = shape_of(n.value);
+        if (now == n.shape) return;
+        if (n.op == OpKind::parameter)
+            throw ShapeError("forward: parameter " + describe(NodeId(i)) + " is now " + to_string(now) +
+                             " (a parameter keeps its shape)");
+        n.shape = now;
+        return;
+    }
+    const Shape sa = nodes_[std::size_t(n.in0)].shape;
+    const Shape sb = n.in1 >= 0 ? nodes_[std::size_t(n.in1)].shape : Shape{};
+    Shape s;
+    try {
+        s = n.custom ? n.custom->shape(sa, sb) : op_table<T>(n.op).shape(sa, sb, n.attr);
+    } catch (const ShapeError& e) {
+        throw ShapeError("forward: node %" + std::to_string(i) + ": " + e.what());
+    }
+    if (s != n.shape) {
+        n.shape = s;
+        n.value.resize({s.rows, s.cols});
+        if (n.requires_grad) n.grad.resize({s.rows, s.cols});
+    }
+    prepare(n);
+    run_forward(n);
+    if (check_finite_ && !all_finite(n.value)) report_non_finite("forward", NodeId(i), n.value, "the value");
+}
+
 template <class T>
 void Tape<T>::forward() {
-    for (std::size_t i = 0; i < nodes_.size(); ++i) {
-        Node<T>& n = nodes_[i];
-        if (!is_leaf(n.op)) {
-            run_forward(n);
-            if (check_finite_ && !all_finite(n.value))
-                report_non_finite("forward", NodeId(i), n.value, "the value");
-        } else if (shape_of(n.value) != n.shape) {
-            throw ShapeError("forward: leaf " + std::to_string(i) + " (" + op_name(n.op) +
-                             (n.name.empty() ? "" : " " + n.name) + ") was recorded as " +
-                             to_string(n.shape) + " but is now " + to_string(shape_of(n.value)));
-        }
+    for (std::size_t i = 0; i < nodes_.size(); ++i) forward_node(i);
+}
+
+template <class T>
+void Tape<T>::forward(NodeId target) {
+    checked(target, "forward");
+    // the nodes `target` depends on: one reverse sweep (the tape is topologically ordered)
+    reach_.assign(nodes_.size(), 0);
+    reach_[std::size_t(target)] = 1;
+    for (std::size_t i = std::size_t(target) + 1; i-- > 0;) {
+        const Node<T>& n = nodes_[i];
+        if (!reach_[i] || is_leaf(n.op)) continue;
+        reach_[std::size_t(n.in0)] = 1;
+        if (n.in1 >= 0) reach_[std::size_t(n.in1)] = 1;
     }
+    for (std::size_t i = 0; i <= std::size_t(target); ++i)
+        if (reach_[i]) forward_node(i);
 }
 
 template <class T>
@@ -399,9 +459,9 @@ void Tape<T>::backward(NodeId loss) {
     const Node<T>& l = checked(loss, "backward");
     if (shape_of(l.value) != Shape{1, 1})
         throw ShapeError("backward: the loss must be a scalar [1,1], node " + std::to_string(loss) +
-                         " (" + op_name(l.op) + ") is " + to_string(shape_of(l.value)));
+                         " (" + name_of(l) + ") is " + to_string(shape_of(l.value)));
     if (!l.requires_grad)
-        throw UsageError("backward: node " + std::to_string(loss) + " (" + op_name(l.op) +
+        throw UsageError("backward: node " + std::to_string(loss) + " (" + name_of(l) +
                          ") does not depend on any parameter");
 
     // Which nodes lead to the loss: one reverse sweep (the tape is topologically ordered).
@@ -425,7 +485,11 @@ void Tape<T>::backward(NodeId loss) {
         Node<T>* b = n.in1 >= 0 ? &nodes_[std::size_t(n.in1)] : nullptr;
         Matrix<T>* ga = a.requires_grad ? &a.grad : nullptr;
         Matrix<T>* gb = b && b->requires_grad ? &b->grad : nullptr;
-        op_table<T>(n.op).backward({pool_.get(), scratch_.data(), n.attr}, a.value, b ? &b->value : nullptr, n.value, n.grad, ga, gb);
+        if (n.custom)
+            n.custom->backward(a.value, b ? &b->value : nullptr, n.value, n.grad, ga, gb);
+        else
+            op_table<T>(n.op).backward({pool_.get(), scratch_.data(), n.attr}, a.value, b ? &b->value : nullptr,
+                                       n.value, n.grad, ga, gb);
         if (check_finite_) {
             // the op that made it, with the gradient that reached it
             if (ga && !all_finite(*ga))
@@ -453,16 +517,20 @@ Matrix<T>& Tape<T>::leaf_value(NodeId id) {
     const Node<T>& n = checked(id, "leaf_value");
     if (!is_leaf(n.op))
         throw UsageError("leaf_value: node " + std::to_string(id) + " is an op (" +
-                         op_name(n.op) + "), its value is computed");
+                         name_of(n) + "), its value is computed");
     return nodes_[std::size_t(id)].value;
 }
 
 template <class T>
 void Tape<T>::set_value(NodeId id, const Matrix<T>& v) {
     Matrix<T>& dst = leaf_value(id);
-    if (shape_of(dst) != shape_of(v))
-        throw ShapeError("set_value: node " + std::to_string(id) + " is " +
-                         to_string(shape_of(dst)) + ", the new value is " + to_string(shape_of(v)));
+    const Node<T>& n = nodes_[std::size_t(id)];
+    if (n.op == OpKind::parameter && shape_of(dst) != shape_of(v))
+        throw ShapeError("set_value: parameter " + describe(id) + " keeps its shape, the new value is " +
+                         to_string(shape_of(v)));
+    if (v.size() == 0) throw ShapeError("set_value: node " + describe(id) + ": empty value " + to_string(shape_of(v)));
+    // a constant may change shape (another batch width): within the buffer's capacity, no allocation
+    if (shape_of(dst) != shape_of(v)) dst.resize({v.shape()[0], v.shape()[1]});
     std::copy(v.begin(), v.end(), dst.begin());
 }
 
@@ -470,7 +538,7 @@ template <class T>
 const Matrix<T>& Tape<T>::grad(NodeId id) const {
     const Node<T>& n = checked(id, "grad");
     if (!n.requires_grad)
-        throw UsageError("grad: node " + std::to_string(id) + " (" + op_name(n.op) +
+        throw UsageError("grad: node " + std::to_string(id) + " (" + name_of(n) +
                          ") has no gradient: nothing it depends on is a parameter");
     return n.grad;
 }
@@ -493,11 +561,11 @@ template <class T>
 void Tape<T>::print(std::ostream& os) const {
     for (std::size_t i = 0; i < nodes_.size(); ++i) {
         const Node<T>& n = nodes_[i];
-        os << '%' << i << " = " << op_name(n.op);
+        os << '%' << i << " = " << name_of(n);
         if (n.in0 >= 0) os << " %" << n.in0;
         if (n.in1 >= 0) os << " %" << n.in1;
         os << "  " << to_string(shape_of(n.value)) << (n.requires_grad ? "  grad" : "");
-        if (!is_leaf(n.op)) os << attr_text(n.op, n.attr, "  ");
+        if (!is_leaf(n.op) && !n.custom) os << attr_text(n.op, n.attr, "  ");
         if (!n.name.empty()) os << "  \"" << n.name << '"';
         os << '\n';
     }
@@ -509,9 +577,9 @@ std::string Tape<T>::to_dot() const {
     os << "digraph tape {\n  rankdir=BT;\n  node [shape=box, fontname=\"monospace\"];\n";
     for (std::size_t i = 0; i < nodes_.size(); ++i) {
         const Node<T>& n = nodes_[i];
-        os << "  n" << i << " [label=\"%" << i << " " << op_name(n.op);
+        os << "  n" << i << " [label=\"%" << i << " " << name_of(n);
         if (!n.name.empty()) os << " " << n.name;
-        if (!is_leaf(n.op)) os << attr_text(n.op, n.attr, " ");
+        if (!is_leaf(n.op) && !n.custom) os << attr_text(n.op, n.attr, " ");
         os << "\\n" << to_string(shape_of(n.value)) << (n.requires_grad ? "\\nneeds grad" : "")
            << "\"";
         if (n.op == OpKind::parameter)

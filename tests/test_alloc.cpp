@@ -157,3 +157,176 @@ BOOST_AUTO_TEST_CASE(replayed_var_expressions_allocate_nothing) {
     counting = false;
     BOOST_TEST(allocations.load() == 0);
 }
+
+// ---- one recorded graph, any batch width ---------------------------------------------------------
+// A composed Var loss recorded at one width; Tape::set_value gives the data constants batches of
+// other widths. Buffers grow only past the widest width seen: after one step at the widest, any
+// mix of narrower batches and the widest again allocates nothing.
+namespace {
+
+template <class T>
+struct Batch {
+    Matrix<T> X, y, onehot;
+};
+
+template <class T>
+Batch<T> make_batch(NumpyRandom& rng, std::size_t m) {
+    Batch<T> b{test::randn<T>(rng, 6, m), test::labels<T>(rng, 1, m), Matrix<T>(xt::zeros<T>({std::size_t(3), m}))};
+    for (std::size_t j = 0; j < m; ++j) b.onehot(std::size_t(rng.uniform() * 3) % 3, j) = T(1);
+    return b;
+}
+
+template <class T>
+struct WidthModel {
+    Tape<T> t;
+    Var<T> X, y, Tg, W1, b1, W2, b2, W3, h, z, pred, ce, loss;
+
+    explicit WidthModel(const Batch<T>& first) {
+        NumpyRandom rng(11);  // the same parameters in every WidthModel
+        X = t.constant(first.X, "X");
+        y = t.constant(first.y, "y");
+        Tg = t.constant(first.onehot, "T");
+        W1 = t.parameter(test::randn<T>(rng, 8, 6, 0.5), "W1");
+        b1 = t.parameter(test::randn<T>(rng, 8, 1, 0.1), "b1");
+        W2 = t.parameter(test::randn<T>(rng, 1, 8, 0.5), "W2");
+        b2 = t.parameter(test::randn<T>(rng, 1, 1, 0.1), "b2");
+        W3 = t.parameter(test::randn<T>(rng, 3, 8, 0.5), "W3");
+        h = tanh(matmul(W1, X) + b1);
+        z = add_bias(matmul(W2, h), b2);
+        pred = sigmoid(z);
+        ce = log_softmax(matmul(W3, h));
+        loss = mean(square(pred - y)) + 0.5 * mean(sum(-(Tg * ce), 0)) + 0.25 * sigmoid_bce(z, y) +
+               0.01 * sum(square(W1)) + softmax_ce(matmul(W3, h), Tg) + mse(pred, y) +
+               0.1 * bce(pred, y) - 0.01 * sum(mean(transpose(h), 1));
+    }
+    WidthModel(const WidthModel&) = delete;
+    WidthModel& operator=(const WidthModel&) = delete;
+
+    void set_batch(const Batch<T>& b) {
+        t.set_value(X, b.X);
+        t.set_value(y, b.y);
+        t.set_value(Tg, b.onehot);
+    }
+    // forward, zero_grad, backward and (update) a hand-written SGD step
+    void step(bool update = true) {
+        t.forward();
+        t.zero_grad();
+        t.backward(loss);
+        if (!update) return;
+        for (NodeId q : t.parameters()) {
+            auto& w = t.leaf_value(q);
+            const auto& dw = t.param_grad(q);
+            for (std::size_t i = 0; i < w.size(); ++i) w.data()[i] -= T(0.01) * dw.data()[i];
+        }
+    }
+};
+
+template <class T>
+std::vector<Batch<T>> make_batches(NumpyRandom& rng, const std::vector<std::size_t>& widths) {
+    std::vector<Batch<T>> out;
+    for (std::size_t m : widths) out.push_back(make_batch<T>(rng, m));
+    return out;
+}
+
+// Allocations over set_batch + step for each batch (everything prepared before counting).
+template <class T>
+long count_steps(WidthModel<T>& model, const std::vector<Batch<T>>& batches) {
+    allocations = 0;
+    counting = true;
+    for (const auto& b : batches) {
+        model.set_batch(b);
+        model.step();
+    }
+    counting = false;
+    return allocations.load();
+}
+
+template <class T>
+long narrower_widths_after_the_widest() {
+    NumpyRandom rng(5);
+    const auto first = make_batch<T>(rng, 64);
+    const auto batches = make_batches<T>(rng, {64, 17, 64, 1, 33, 64});
+    WidthModel<T> model(first);
+    const std::size_t nodes = model.t.size();
+    model.step();  // the one step at the widest width
+    const long n = count_steps(model, batches);
+    BOOST_TEST(model.t.size() == nodes);
+    BOOST_TEST(shape_of(model.pred.value()) == (Shape{1, 64}));
+    return n;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(any_width_up_to_the_widest_replays_without_allocating_double) {
+    const long n = narrower_widths_after_the_widest<double>();
+    BOOST_TEST_MESSAGE("double: " << n << " allocations in steps at widths 64, 17, 64, 1, 33, 64");
+    BOOST_TEST(n == 0);
+}
+
+BOOST_AUTO_TEST_CASE(any_width_up_to_the_widest_replays_without_allocating_float) {
+    const long n = narrower_widths_after_the_widest<float>();
+    BOOST_TEST_MESSAGE("float: " << n << " allocations in steps at widths 64, 17, 64, 1, 33, 64");
+    BOOST_TEST(n == 0);
+}
+
+// The zero above is not blind: a batch wider than any before grows the buffers; after it, every
+// width up to the new widest allocates nothing again.
+BOOST_AUTO_TEST_CASE(a_wider_batch_allocates_then_narrower_ones_do_not) {
+    NumpyRandom rng(6);
+    const auto first = make_batch<double>(rng, 17);
+    const auto wider = make_batches<double>(rng, {64});
+    const auto after = make_batches<double>(rng, {17, 64, 1, 33, 64, 17});
+    WidthModel<double> model(first);
+    model.step();
+    model.step();
+    const long grow = count_steps(model, wider);
+    BOOST_TEST_MESSAGE("a step at width 64 after width 17: " << grow << " allocations");
+    BOOST_TEST(grow > 0);
+    const long n = count_steps(model, after);
+    BOOST_TEST_MESSAGE("then widths 17, 64, 1, 33, 64, 17: " << n << " allocations");
+    BOOST_TEST(n == 0);
+}
+
+// forward(node) computes only what the node depends on: the loss keeps its old value (the nodes
+// of the loss are not run), the prediction follows the new data; at steady state it allocates
+// nothing at any width up to the widest.
+BOOST_AUTO_TEST_CASE(forward_of_a_node_runs_only_its_inputs_and_allocates_nothing) {
+    NumpyRandom rng(8);
+    const auto first = make_batch<double>(rng, 64);
+    const auto next = make_batch<double>(rng, 33);
+    WidthModel<double> model(first);
+    model.step(false);
+    const Matrix<double> old_loss = model.loss.value();
+    const Matrix<double> old_pred = model.pred.value();
+    const Matrix<double> old_ce = model.ce.value();
+
+    model.set_batch(next);
+    model.t.forward(model.pred);
+    WidthModel<double> fresh(next);  // the same parameters, recorded on the new batch
+    BOOST_TEST(shape_of(model.pred.value()) == (Shape{1, 33}));
+    BOOST_TEST((model.pred.value() == fresh.pred.value()));
+    BOOST_TEST(model.pred.value()(0, 0) != old_pred(0, 0));
+    // not on the way to pred: untouched, still the width-64 values
+    BOOST_TEST((model.loss.value() == old_loss));
+    BOOST_TEST((model.ce.value() == old_ce));
+    BOOST_TEST(shape_of(model.ce.value()) == (Shape{3, 64}));
+    // the whole graph again: now the loss follows
+    model.t.forward();
+    BOOST_TEST((model.loss.value() == fresh.loss.value()));
+    BOOST_TEST(!(model.loss.value() == old_loss));
+
+    std::vector<Matrix<double>> xs;
+    for (std::size_t m : {64, 17, 1, 33, 64, 2}) xs.push_back(test::randn<double>(rng, 6, m));
+    allocations = 0;
+    counting = true;
+    for (const auto& x : xs) {
+        model.t.set_value(model.X, x);
+        model.t.forward(model.pred);
+    }
+    counting = false;
+    const long n = allocations.load();
+    BOOST_TEST_MESSAGE("forward(pred) at widths 64, 17, 1, 33, 64, 2: " << n << " allocations");
+    BOOST_TEST(n == 0);
+    BOOST_TEST(shape_of(model.pred.value()) == (Shape{1, 2}));
+    BOOST_TEST((model.loss.value() == fresh.loss.value()));  // the loss still holds the width-33 value
+}

@@ -135,17 +135,31 @@ BOOST_AUTO_TEST_CASE(replay_equals_a_freshly_recorded_tape) {
     }
 }
 
-BOOST_AUTO_TEST_CASE(leaves_keep_their_recorded_shape) {
+BOOST_AUTO_TEST_CASE(constants_change_width_parameters_keep_their_shape) {
     Tape<double> t;
     const NodeId x = t.constant(M{{1.0, 2.0}});
-    const NodeId r = t.relu(x);
-    BOOST_CHECK_THROW(t.set_value(x, M{{1.0, 2.0, 3.0}}), ShapeError);
+    const NodeId w = t.parameter(M{{2.0}});
+    const NodeId r = t.relu(t.matmul(w, x));
     BOOST_CHECK_THROW(t.leaf_value(r), UsageError);
-    t.set_value(x, M{{-1.0, 4.0}});
+    // another batch width: every shape is derived again
+    t.set_value(x, M{{-1.0, 4.0, 0.5}});
     t.forward();
-    BOOST_TEST(t.value(r) == (M{{0.0, 4.0}}));
-    t.leaf_value(x) = M{{1.0, 2.0, 3.0}};  // resized behind the tape's back
+    BOOST_TEST(t.value(r) == (M{{0.0, 8.0, 1.0}}));
+    BOOST_TEST(t.shape(r) == (Shape{1, 3}));
+    // a parameter keeps its shape, through set_value or behind the tape's back
+    BOOST_CHECK_THROW(t.set_value(w, M{{1.0, 2.0}}), ShapeError);
+    t.leaf_value(w) = M{{1.0, 2.0}};
     BOOST_CHECK_THROW(t.forward(), ShapeError);
+    t.leaf_value(w) = M{{2.0}};
+    // data that no longer fits the graph: the ShapeError names the node and the op
+    t.set_value(x, M{{1.0}, {2.0}});
+    try {
+        t.forward();
+        BOOST_ERROR("no ShapeError");
+    } catch (const ShapeError& e) {
+        BOOST_TEST(std::string(e.what()).find("matmul: inner dimensions differ") != std::string::npos, e.what());
+        BOOST_TEST(std::string(e.what()).find("%2") != std::string::npos, e.what());
+    }
 }
 
 BOOST_AUTO_TEST_CASE(prints_itself_and_exports_dot) {

@@ -161,8 +161,7 @@ struct OpCase {
 
 // Every case: several shapes per op; add, sub, mul and div with every broadcast pair; sum, mean
 // and max along -1, 0 and 1; concat and slice along both axes; softmax_ce with one-hot and index
-// labels; pow with integer and non-integer exponents; relu, abs and max also at their kinks; the
-// losses also with only their first columns counted (a padded last mini-batch).
+// labels; pow with integer and non-integer exponents; relu, abs and max also at their kinks.
 const std::vector<OpCase>& op_cases();
 
 // A case recorded on a tape.

@@ -134,16 +134,16 @@ public:
     const Regularization& regularization() const { return reg_; }
 
     // ---- batches and masks (no re-recording, no allocation) --------------------------------
-    // Columns the tape holds (its recorded width) and how many of them are the current batch.
+    // The widest batch the tape has held (its buffers' width) and the current batch's width.
     std::size_t capacity() const { return capacity_; }
     std::size_t batch_columns() const { return batch_cols_; }
-    // Copies columns `cols[0..n)` of X_all/Y_all into the tape's data (n <= capacity). A smaller
-    // batch is zero-padded: the loss counts only its n columns, the padding gets no gradient,
-    // and the L2 penalty uses m = n.
+    // Copies columns `cols[0..n)` of X_all/Y_all into the tape's data, which becomes n columns
+    // wide (any n >= 1; the buffers grow only past the widest batch seen): the loss averages over
+    // exactly these n columns and the L2 penalty uses m = n. Masks of another width are reset to 1.
     void set_batch(const Matrix<T>& X_all, const Matrix<T>& Y_all, const std::size_t* cols,
                    std::size_t n);
     // New dropout masks, as np.random.rand(n_l, m) < keep for each dropout layer in order
-    // (m = batch_columns(); padding columns get 0), scaled by 1/keep.
+    // (m = batch_columns()), scaled by 1/keep.
     void draw_masks(NumpyRandom& rng);
     // Every mask to 1: the network as used for prediction.
     void dropout_off();

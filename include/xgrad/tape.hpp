@@ -31,6 +31,7 @@ using NodeId = std::int32_t;
 enum class OpKind : std::uint8_t {
     constant,   // leaf, no gradient (data, labels)
     parameter,  // leaf, gradient
+    custom,     // an op defined outside the library (Node::custom says which; xgrad/custom_op.hpp)
 #define XGRAD_OP_ENUM(name, api) name,
     XGRAD_OPS(XGRAD_OP_ENUM)
 #undef XGRAD_OP_ENUM
@@ -52,6 +53,19 @@ struct Attr {
     std::size_t columns = 0;  // losses: the first `columns` columns are counted (0 = all)
 };
 
+// An op defined in a user's code, as the tape calls it (xgrad/custom_op.hpp builds one from a
+// struct with static functions). `b` is null and `gb` unused for a unary op; ga/gb are null when
+// that input needs no gradient; backward adds (+=) into them.
+template <class T>
+struct CustomOp {
+    const char* name;
+    int arity;  // 1 or 2
+    Shape (*shape)(Shape a, Shape b);
+    void (*forward)(const Matrix<T>& a, const Matrix<T>* b, Matrix<T>& out);
+    void (*backward)(const Matrix<T>& a, const Matrix<T>* b, const Matrix<T>& out, const Matrix<T>& gout,
+                     Matrix<T>* ga, Matrix<T>* gb);
+};
+
 template <class T>
 struct Node {
     OpKind op = OpKind::constant;
@@ -59,6 +73,7 @@ struct Node {
     NodeId in1 = -1;
     bool requires_grad = false;  // a parameter, or an op with an input that requires grad
     Attr attr;                   // the op's non-tensor data
+    const CustomOp<T>* custom = nullptr;  // op == custom: its definition (static storage)
     std::string name;            // optional label for printing
     Shape shape;                 // fixed when recorded; replay checks leaves still have it
     Matrix<T> value;
@@ -133,6 +148,10 @@ public:
     // Operands from another tape, or ids not on this one, are a UsageError naming both.
     Var<T> record(OpKind op, Operand<T> a, const Attr& attr = {});
     Var<T> record(OpKind op, Operand<T> a, Operand<T> b, const Attr& attr = {});
+    // Records a user-defined op (xgrad::custom<Op>(a[, b]) in xgrad/custom_op.hpp calls this);
+    // `op` must outlive the tape (a static object).
+    Var<T> record(const CustomOp<T>& op, Operand<T> a);
+    Var<T> record(const CustomOp<T>& op, Operand<T> a, Operand<T> b);
 
     // The original id-based API (each is record() of one op; shapes in xgrad/op_list.hpp).
     Var<T> matmul(Operand<T> a, Operand<T> b);      // [M,K]·[K,N] -> [M,N]
@@ -163,9 +182,15 @@ public:
     void set_loss_columns(NodeId id, std::size_t n);
 
     // ---- execution ------------------------------------------------------------------------
-    // Re-runs every op in order from the current leaf values. Throws ShapeError if a leaf's value
-    // no longer has its recorded shape.
+    // Re-runs every op in order from the current leaf values. A constant's value may have changed
+    // shape (set_value with another batch width): every op's shape is derived again from its
+    // inputs (a ShapeError names the node and op if they no longer fit) and its buffers follow,
+    // growing only past the largest shape seen (a narrower batch, and the widest again, allocate
+    // nothing). A parameter must keep its shape (ShapeError).
     void forward();
+    // Computes only the nodes `target` depends on (e.g. a prediction without the loss, or a
+    // forward pass up to one layer); the other nodes keep their previous values.
+    void forward(NodeId target);
     // One reverse pass from a [1,1] node. Only nodes that lie between a parameter and `loss`
     // get gradients; constants (the data) never do.
     void backward(NodeId loss);
@@ -183,9 +208,11 @@ public:
     std::size_t size() const { return nodes_.size(); }
     const Node<T>& node(NodeId id) const;
     const Matrix<T>& value(NodeId id) const;
-    // Mutable leaf value: for updating parameters or swapping in a new batch of the same shape.
+    // Mutable leaf value: for updating parameters or writing a new batch in place (a constant may
+    // be resized; the next forward() follows).
     Matrix<T>& leaf_value(NodeId id);
-    // Copies `v` into a leaf; the shape must equal the recorded one (no reallocation).
+    // Copies `v` into a leaf. A constant (data, labels) takes v's shape, e.g. a batch of another
+    // width, reusing its buffer when it is large enough; a parameter must keep its shape.
     void set_value(NodeId id, const Matrix<T>& v);
     const Matrix<T>& grad(NodeId id) const;  // throws if the node has no gradient
     Matrix<T>& param_grad(NodeId id);        // mutable gradient of a parameter
@@ -203,8 +230,9 @@ public:
 private:
     const Node<T>& checked(NodeId id, const char* what) const;
     NodeId resolve(const Operand<T>& x, const char* op, const Operand<T>* other) const;
-    Var<T> add_node(OpKind op, NodeId a, NodeId b, const Attr& attr);
+    Var<T> add_node(OpKind op, NodeId a, NodeId b, const Attr& attr, const CustomOp<T>* custom = nullptr);
     void run_forward(Node<T>& n);
+    void forward_node(std::size_t i);
     void prepare(const Node<T>& n);  // pool and scratch for what a recorded op needs
 
     int threads_ = 1;
@@ -216,6 +244,7 @@ private:
     std::vector<char> reach_;  // scratch for backward: node leads to the loss
     bool check_finite_ = false;
     std::string describe(NodeId id) const;
+    const char* name_of(const Node<T>& n) const { return n.custom ? n.custom->name : op_name(n.op); }
     [[noreturn]] void report_non_finite(const char* pass, NodeId id, const Matrix<T>& bad,
                                         const char* what) const;
 };

@@ -9,11 +9,16 @@
 
 #include <xtensor/xtensor.hpp>
 
+#include "xgrad/buffer.hpp"
+
 namespace xgrad {
 
 // Every tensor is 2-D and row-major; examples are columns, as in the seed (X is [n_x, m]).
+// An xtensor container (everything xt::xtensor<T, 2> does, and it converts to and from one) whose
+// storage keeps its capacity when it shrinks (xgrad/buffer.hpp): a recorded graph's buffers serve
+// every batch width up to the widest seen without allocating.
 template <class T>
-using Matrix = xt::xtensor<T, 2>;
+using Matrix = xt::xtensor_container<Buffer<T>, 2, xt::layout_type::row_major>;
 
 struct Shape {
     std::size_t rows = 0;

@@ -1,0 +1,111 @@
+#pragma once
+// Layers and model state, in the spirit of torch::nn but as small as C++ allows: a layer records
+// its parameters on a tape when it is made and its ops when it is called on a Var.
+//
+//     Tape<double> t;
+//     NumpyRandom rng(1);
+//     Sequential<double> net;
+//     net.add(Linear<double>(t, 64, 32, "fc1", rng)).add(relu<double>).add(Linear<double>(t, 32, 10, "fc2", rng));
+//     auto logits = net(x);                                   // [10,m] for x [64,m]
+//     save("model.h5", net.named_parameters());               // fc1.W, fc1.b, fc2.W, fc2.b
+//
+// save()/load() move the named parameters of any model or tape to and from HDF5 (one dataset per
+// parameter, named by it; h5py reads it as a dict of arrays). The Mlp's model.h5 files load the
+// same way into a tape whose parameters are named W1, b1, ... (Mlp names them so).
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "xgrad/mlp.hpp"
+#include "xgrad/random.hpp"
+#include "xgrad/tape.hpp"
+
+namespace xgrad {
+
+// Parameters with the names they are saved under, in a stable order.
+template <class T>
+using NamedParameters = std::vector<std::pair<std::string, Var<T>>>;
+
+// Every parameter of a tape under its node name (Tape::parameter's name, set_name), in recording
+// order. UsageError if one has no name or two share one.
+template <class T>
+NamedParameters<T> named_parameters(Tape<T>& tape);
+
+// A fully connected layer: y = W x + b, W [out,in], b [out,1] (added to every column).
+// W is drawn from rng as numpy's randn(out, in), scaled as the initialiser says (he: √(2/in),
+// xavier: 1/√in, normal: `scale`, zeros: 0); b starts at 0. Parameters are named NAME.W, NAME.b.
+template <class T>
+class Linear {
+public:
+    Linear(Tape<T>& tape, std::size_t in, std::size_t out, const std::string& name, NumpyRandom& rng,
+           Init init = Init::he, double scale = 0.01);
+    Var<T> operator()(const Var<T>& x) const { return add_bias(matmul(W, x), b); }
+    NamedParameters<T> named_parameters() const { return {{name_ + ".W", W}, {name_ + ".b", b}}; }
+    std::size_t in() const { return W.shape().cols; }
+    std::size_t out() const { return W.shape().rows; }
+
+    Var<T> W, b;
+
+private:
+    std::string name_;
+};
+
+// Layers and functions applied in order. add() takes a Linear (or anything with operator() and
+// named_parameters()) or any function of a Var (relu<double>, a lambda, a custom op).
+template <class T>
+class Sequential {
+public:
+    using Fn = std::function<Var<T>(const Var<T>&)>;
+
+    template <class Layer, class = decltype(std::declval<const Layer&>().named_parameters())>
+    Sequential& add(Layer layer) {
+        for (auto& p : layer.named_parameters()) params_.push_back(p);
+        steps_.push_back([layer](const Var<T>& x) { return layer(x); });
+        return *this;
+    }
+    Sequential& add(Fn f) {
+        if (!f) throw UsageError("Sequential::add: an empty function");
+        steps_.push_back(std::move(f));
+        return *this;
+    }
+    Sequential& add(Var<T> (*f)(const Var<T>&)) { return add(Fn(f)); }
+
+    Var<T> operator()(Var<T> x) const {
+        for (const Fn& f : steps_) x = f(x);
+        return x;
+    }
+    const NamedParameters<T>& named_parameters() const { return params_; }
+    std::size_t size() const { return steps_.size(); }
+
+private:
+    std::vector<Fn> steps_;
+    NamedParameters<T> params_;
+};
+
+// Writes the parameters to `path` atomically (a temporary file beside it, fsynced, renamed): one
+// 2-D dataset per parameter named by it, the root attribute dtype ("f32"/"f64") and
+// format = "xgrad-parameters". Names must be unique, non-empty, without '/'. A failure is a
+// DataError "<path>: cannot write the parameters: <cause>" and leaves any previous file as it was.
+template <class T>
+void save(const std::string& path, const NamedParameters<T>& params);
+template <class T>
+void save(const std::string& path, Tape<T>& tape) {
+    save(path, named_parameters(tape));
+}
+
+// Reads `path` into the parameters (their values change; nothing is recorded): the file must have
+// exactly these names (a missing or an extra one is a DataError naming it), each of the
+// parameter's shape, stored as f32 or f64 (converted to T) with finite values; dtype "f32"/"f64"
+// at the root. Every problem is one DataError "<path>: <what>"; on error no parameter is changed.
+template <class T>
+void load(const std::string& path, const NamedParameters<T>& params);
+template <class T>
+void load(const std::string& path, Tape<T>& tape) {
+    load(path, named_parameters(tape));
+}
+
+extern template class Linear<float>;
+extern template class Linear<double>;
+
+}  // namespace xgrad

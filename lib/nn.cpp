@@ -1,0 +1,120 @@
+// Layers (Linear) and the named parameters of any model, saved to and loaded from HDF5.
+#include "xgrad/nn.hpp"
+
+#include <cmath>
+#include <set>
+
+#include "h5.hpp"
+
+namespace xgrad {
+
+using namespace io::h5;
+
+template <class T>
+NamedParameters<T> named_parameters(Tape<T>& tape) {
+    NamedParameters<T> out;
+    std::set<std::string> seen;
+    for (NodeId p : tape.parameters()) {
+        const std::string& name = tape.node(p).name;
+        if (name.empty())
+            throw UsageError("named_parameters: parameter %" + std::to_string(p) + " " +
+                             to_string(tape.shape(p)) + " has no name (Tape::parameter(value, name))");
+        if (!seen.insert(name).second)
+            throw UsageError("named_parameters: two parameters are named '" + name + "'");
+        out.emplace_back(name, Var<T>(tape, p));
+    }
+    return out;
+}
+
+template <class T>
+Linear<T>::Linear(Tape<T>& tape, std::size_t in, std::size_t out, const std::string& name, NumpyRandom& rng,
+                  Init init, double scale)
+    : name_(name) {
+    if (in == 0 || out == 0)
+        throw UsageError("Linear " + name + ": sizes must be positive, got in " + std::to_string(in) + ", out " +
+                         std::to_string(out));
+    // the same draws and arithmetic as init_params (numpy's randn, scaled in double)
+    Matrix<double> w = init == Init::zeros ? Matrix<double>(xt::zeros<double>({out, in})) : rng.randn(out, in);
+    if (init == Init::normal) w *= scale;
+    if (init == Init::xavier) w /= std::sqrt(double(in));
+    if (init == Init::he) w *= std::sqrt(2.0 / double(in));
+    W = tape.parameter(xt::cast<T>(w), name + ".W");
+    b = tape.parameter(xt::zeros<T>({out, std::size_t(1)}), name + ".b");
+}
+
+namespace {
+
+const char* const kFormat = "xgrad-parameters";
+
+template <class T>
+void check_names(const std::string& who, const NamedParameters<T>& params) {
+    std::set<std::string> seen;
+    for (const auto& [name, v] : params) {
+        if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+            throw UsageError(who + ": '" + name + "' cannot name a parameter (empty, '/', '.' or '..')");
+        if (!seen.insert(name).second) throw UsageError(who + ": two parameters are named '" + name + "'");
+        if (!v.valid()) throw UsageError(who + ": parameter '" + name + "' is an empty Var");
+        if (v.tape().node(v).op != OpKind::parameter)
+            throw UsageError(who + ": '" + name + "' is not a parameter node");
+    }
+}
+
+}  // namespace
+
+template <class T>
+void save(const std::string& path, const NamedParameters<T>& params) {
+    check_names("save " + path, params);
+    write_atomically(path, "parameters", [&](H5::H5File& f) {
+        for (const auto& [name, v] : params) write_matrix(f, name, v.value());
+        H5::Group root = f.openGroup("/");
+        write_attr_string(root, "format", kFormat);
+        write_attr_string(root, "dtype", Stored<T>::name);
+    });
+}
+
+template <class T>
+void load(const std::string& path, const NamedParameters<T>& params) {
+    check_names("load " + path, params);
+    const H5::H5File f = open_for_reading(path);
+    std::vector<Matrix<T>> values;
+    h5_step(path, "cannot read the parameters", [&] {
+        const H5::Group root = open_root(f, path);
+        const auto dtype = read_attr_strings(root, path, "dtype", "expected parameters saved by xgrad::save or a model.h5");
+        const std::string dt = dtype.size() == 1 ? dtype[0] : "";
+        if (dt != "f32" && dt != "f64")
+            throw DataError(path + ": attribute 'dtype': expected \"f32\" or \"f64\", found \"" + dt + "\"");
+        const std::size_t elem = dt == "f32" ? 4 : 8;
+        // the file holds exactly the model's parameters: none missing, none unknown
+        std::set<std::string> wanted;
+        for (const auto& [name, v] : params) wanted.insert(name);
+        const hsize_t n = root.getNumObjs();
+        if (n > kMaxStrings) throw DataError(path + ": " + std::to_string(n) + " objects at the root, too many");
+        for (hsize_t i = 0; i < n; ++i) {
+            const std::string name = root.getObjnameByIdx(i);
+            if (!wanted.count(name))
+                throw DataError(path + ": '" + name + "' is not a parameter of this model (its parameters: " +
+                                std::to_string(params.size()) + ", e.g. '" +
+                                (params.empty() ? std::string() : params.front().first) + "')");
+        }
+        for (const auto& [name, v] : params) {
+            if (!root.nameExists(name)) throw DataError(path + ": parameter '" + name + "' missing");
+            const Shape s = v.shape();
+            Matrix<double> m = read_matrix<double>(f, path, name, {s.rows, s.cols}, elem,
+                                                   "the shape of parameter '" + name + "', dtype " + dt);
+            values.push_back(xt::cast<T>(m));
+        }
+    });
+    // every check passed: now change the parameters
+    for (std::size_t k = 0; k < params.size(); ++k) params[k].second.tape().set_value(params[k].second, values[k]);
+}
+
+template NamedParameters<float> named_parameters<float>(Tape<float>&);
+template NamedParameters<double> named_parameters<double>(Tape<double>&);
+template class Linear<float>;
+template class Linear<double>;
+template void save<float>(const std::string&, const NamedParameters<float>&);
+template void save<double>(const std::string&, const NamedParameters<double>&);
+template void load<float>(const std::string&, const NamedParameters<float>&);
+template void load<double>(const std::string&, const NamedParameters<double>&);
+
+}  // namespace xgrad
