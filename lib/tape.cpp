@@ -91,7 +91,6 @@ std::string attr_text(OpKind op, const Attr& a, const char* sep) {
     if (uses & ops::uses_scalar) os << sep << "c=" << a.scalar;
     if (uses & ops::uses_axis) os << sep << "axis=" << a.axis;
     if (uses & ops::uses_range) os << sep << "[" << a.begin << "," << a.end << ")";
-    if ((uses & ops::uses_columns) && a.columns > 0) os << sep << "columns=" << a.columns;
     return os.str();
 }
 
@@ -363,19 +362,6 @@ void Tape<T>::set_scale(NodeId id, double c) {
         throw UsageError("set_scale: node " + std::to_string(id) + " is " + name_of(n) +
                          ", not scale");
     nodes_[std::size_t(id)].attr.scalar = c;
-}
-
-template <class T>
-void Tape<T>::set_loss_columns(NodeId id, std::size_t cols) {
-    const Node<T>& n = checked(id, "set_loss_columns");
-    if (is_leaf(n.op) || n.custom || !(ops::info(n.op).attrs & ops::uses_columns))
-        throw UsageError("set_loss_columns: node " + std::to_string(id) + " is " +
-                         name_of(n) + ", not a loss that averages over columns");
-    const std::size_t m = nodes_[std::size_t(n.in0)].shape.cols;
-    if (cols > m)
-        throw UsageError("set_loss_columns: node " + std::to_string(id) + " has " +
-                         std::to_string(m) + " columns, cannot count " + std::to_string(cols));
-    nodes_[std::size_t(id)].attr.columns = cols;
 }
 
 template <class T>

@@ -50,7 +50,6 @@ struct Attr {
                             // concat/slice: 0 rows, 1 columns
     std::size_t begin = 0;  // slice: the first row/column taken
     std::size_t end = 0;    // slice: one past the last
-    std::size_t columns = 0;  // losses: the first `columns` columns are counted (0 = all)
 };
 
 // An op defined in a user's code, as the tape calls it (xgrad/custom_op.hpp builds one from a
@@ -176,10 +175,6 @@ public:
     // ---- attributes that may change between replays (no re-recording) -----------------------
     // The factor of a scale node.
     void set_scale(NodeId id, double c);
-    // A loss (an op that averages over columns: bce, sigmoid_bce, softmax_ce, mse) counts its
-    // first n columns only and gives the others zero gradient: a smaller last mini-batch placed in
-    // a padded batch. 0 = all columns.
-    void set_loss_columns(NodeId id, std::size_t n);
 
     // ---- execution ------------------------------------------------------------------------
     // Re-runs every op in order from the current leaf values. A constant's value may have changed

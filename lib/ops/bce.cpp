@@ -1,7 +1,6 @@
 // bce: L[1,1] = -sum(Y log P + (1-Y) log(1-P)) / m     P, Y [k,m], m = columns (the seed's cost)
 //   dP += dL · (-(Y/P) + (1-Y)/(1-P)) / m
 //   dY += dL · (log(1-P) - log P) / m                  (only if the labels need a gradient)
-//   m = the counted columns: all, or the first m of a padded last mini-batch (the rest get 0)
 // Gives log(0) = -inf once P saturates at 0 or 1; sigmoid_bce is the stable form.
 #include <cmath>
 
@@ -18,7 +17,7 @@ Shape bce_shape(Shape a, Shape b, const Attr&) {
 
 template <class T>
 void bce_forward(const Ctx<T>& cx, const M<T>& p, const M<T>* y, M<T>& out) {
-    const std::size_t k = p.shape()[0], m = p.shape()[1], c = counted_columns(cx.attr, m);
+    const std::size_t k = p.shape()[0], m = p.shape()[1], c = m;
     double s = 0;
     for (std::size_t r = 0; r < k; ++r) {
         const T* pp = p.data() + r * m;
@@ -33,7 +32,7 @@ void bce_forward(const Ctx<T>& cx, const M<T>& p, const M<T>* y, M<T>& out) {
 template <class T>
 void bce_backward(const Ctx<T>& cx, const M<T>& p, const M<T>* y, const M<T>&, const M<T>& gout, M<T>* gp,
                   M<T>* gy) {
-    const std::size_t k = p.shape()[0], m = p.shape()[1], c = counted_columns(cx.attr, m);
+    const std::size_t k = p.shape()[0], m = p.shape()[1], c = m;
     const T scale = gout.data()[0] / T(c);
     for (std::size_t r = 0; r < k; ++r) {
         const T* pp = p.data() + r * m;

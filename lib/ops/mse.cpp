@@ -1,7 +1,6 @@
 // mse: L[1,1] = Σ (A - Y)² / N     A, Y [k,m], N = k · c entries (torch.nn.MSELoss(), mean)
 //   dA += dL · 2 (A - Y) / N
 //   dY -= dL · 2 (A - Y) / N        (only if the targets need a gradient)
-//   c = the counted columns (all, or the first c of a padded last mini-batch; the rest get 0)
 #include "ops/ops.hpp"
 
 namespace xgrad::ops {
@@ -15,7 +14,7 @@ Shape mse_shape(Shape a, Shape b, const Attr&) {
 
 template <class T>
 void mse_forward(const Ctx<T>& cx, const M<T>& a, const M<T>* y, M<T>& out) {
-    const std::size_t k = a.shape()[0], m = a.shape()[1], c = counted_columns(cx.attr, m);
+    const std::size_t k = a.shape()[0], m = a.shape()[1], c = m;
     double s = 0;
     for (std::size_t r = 0; r < k; ++r)
         for (std::size_t j = 0; j < c; ++j) {
@@ -28,7 +27,7 @@ void mse_forward(const Ctx<T>& cx, const M<T>& a, const M<T>* y, M<T>& out) {
 template <class T>
 void mse_backward(const Ctx<T>& cx, const M<T>& a, const M<T>* y, const M<T>&, const M<T>& gout, M<T>* ga,
                   M<T>* gy) {
-    const std::size_t k = a.shape()[0], m = a.shape()[1], c = counted_columns(cx.attr, m);
+    const std::size_t k = a.shape()[0], m = a.shape()[1], c = m;
     const double scale = 2.0 * double(gout.data()[0]) / double(k * c);
     for (std::size_t r = 0; r < k; ++r)
         for (std::size_t j = 0; j < c; ++j) {

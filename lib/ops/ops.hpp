@@ -8,8 +8,8 @@
 //                                              ga/gb means that input needs no gradient
 // cx is the tape's execution context (its thread pool and scratch) and the node's attribute. All
 // buffers are preallocated by the tape; none of these functions allocates. The tape knows no op by
-// name: what it does differently for one (a pool and scratch for large products, counted columns
-// for losses, which attribute fields to print) is in the op's OpInfo.
+// name: what it does differently for one (a pool and scratch for large products, which attribute
+// fields to print) is in the op's OpInfo.
 
 #include "xgrad/tape.hpp"
 
@@ -29,11 +29,6 @@ struct Ctx {
     Attr attr;                           // the node's attribute
 };
 
-// The columns a loss averages over: the first `attr.columns` (a padded last mini-batch), else all.
-inline std::size_t counted_columns(const Attr& attr, std::size_t m) {
-    return attr.columns > 0 && attr.columns < m ? attr.columns : m;
-}
-
 // What a recorded op needs from the tape beyond its output buffer.
 struct Needs {
     bool pool = false;        // a thread pool (the op splits its work)
@@ -41,7 +36,7 @@ struct Needs {
 };
 
 // Which attribute fields an op uses (printed by Tape::print and to_dot).
-enum AttrUse : unsigned { uses_none = 0, uses_scalar = 1, uses_axis = 2, uses_range = 4, uses_columns = 8 };
+enum AttrUse : unsigned { uses_none = 0, uses_scalar = 1, uses_axis = 2, uses_range = 4 };
 
 struct OpInfo {
     OpKind kind;             // the op's own kind: an op file without a table line does not compile
@@ -87,7 +82,7 @@ const OpInfo& info(OpKind op);
 // OpInfo of the common kinds of op.
 constexpr OpInfo unary_info(OpKind k, bool kinks = false) { return {k, 1, uses_none, nullptr, kinks}; }
 constexpr OpInfo binary_info(OpKind k) { return {k, 2, uses_none, nullptr, false}; }
-constexpr OpInfo loss_info(OpKind k) { return {k, 2, uses_columns, nullptr, false}; }
+constexpr OpInfo loss_info(OpKind k) { return {k, 2, uses_none, nullptr, false}; }
 
 // The output of a unary elementwise op: its input's shape.
 inline Shape same_shape(Shape a, Shape, const Attr&) { return a; }

@@ -2,7 +2,6 @@
 //   per entry: max(z,0) - z·y + log1p(exp(-|z|))    (finite for every finite z)
 //   dZ += dL · (sigmoid(z) - y) / m
 //   dY += dL · (-z) / m                              (only if the labels need a gradient)
-//   m = the counted columns: all, or the first m of a padded last mini-batch (the rest get 0)
 #include "ops/ops.hpp"
 #include "vmath.hpp"
 
@@ -17,7 +16,7 @@ Shape sigmoid_bce_shape(Shape a, Shape b, const Attr&) {
 
 template <class T>
 void sigmoid_bce_forward(const Ctx<T>& cx, const M<T>& z, const M<T>* y, M<T>& out) {
-    const std::size_t k = z.shape()[0], m = z.shape()[1], c = counted_columns(cx.attr, m);
+    const std::size_t k = z.shape()[0], m = z.shape()[1], c = m;
     double s = 0;
     for (std::size_t r = 0; r < k; ++r) s += vmath::bce_sum(z.data() + r * m, y->data() + r * m, c);
     out.data()[0] = T(s / double(c));
@@ -26,7 +25,7 @@ void sigmoid_bce_forward(const Ctx<T>& cx, const M<T>& z, const M<T>* y, M<T>& o
 template <class T>
 void sigmoid_bce_backward(const Ctx<T>& cx, const M<T>& z, const M<T>* y, const M<T>&, const M<T>& gout,
                           M<T>* gz, M<T>* gy) {
-    const std::size_t k = z.shape()[0], m = z.shape()[1], c = counted_columns(cx.attr, m);
+    const std::size_t k = z.shape()[0], m = z.shape()[1], c = m;
     const T scale = gout.data()[0] / T(c);
     for (std::size_t r = 0; r < k; ++r) {
         const T* pz = z.data() + r * m;

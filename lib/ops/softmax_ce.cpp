@@ -4,7 +4,6 @@
 //   labels [1,m]: class indices 0..K-1, y_ij = [i == label_j]
 //   dZ += dL/c · (softmax(z)_ij · Σ_i y_ij - y_ij)
 //   dY += dL/c · (lse_j - z_ij)                      ([K,m] labels that need a gradient only)
-//   c = the counted columns (all, or the first c of a padded last mini-batch; the rest get 0)
 #include "ops/columns.hpp"
 
 namespace xgrad::ops {
@@ -20,7 +19,7 @@ Shape softmax_ce_shape(Shape a, Shape b, const Attr&) {
 
 template <class T>
 void softmax_ce_forward(const Ctx<T>& cx, const M<T>& z, const M<T>* y, M<T>& out) {
-    const std::size_t K = z.shape()[0], m = z.shape()[1], c = counted_columns(cx.attr, m);
+    const std::size_t K = z.shape()[0], m = z.shape()[1], c = m;
     const bool indices = y->shape()[0] == 1;
     const T* pz = z.data();
     const T* py = y->data();
@@ -42,7 +41,7 @@ void softmax_ce_forward(const Ctx<T>& cx, const M<T>& z, const M<T>* y, M<T>& ou
 template <class T>
 void softmax_ce_backward(const Ctx<T>& cx, const M<T>& z, const M<T>* y, const M<T>&, const M<T>& gout,
                          M<T>* gz, M<T>* gy) {
-    const std::size_t K = z.shape()[0], m = z.shape()[1], c = counted_columns(cx.attr, m);
+    const std::size_t K = z.shape()[0], m = z.shape()[1], c = m;
     const bool indices = y->shape()[0] == 1;
     const double scale = double(gout.data()[0]) / double(c);
     const T* pz = z.data();
