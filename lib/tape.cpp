@@ -36,7 +36,7 @@ const OpInfo* const kInfos[] = {
     XGRAD_OPS(XGRAD_OP_INFO)
 #undef XGRAD_OP_INFO
 };
-constexpr std::size_t kFirstOp = std::size_t(OpKind::custom) + 1;
+constexpr std::size_t kFirstOp = kFirstBuiltinOp;
 static_assert(sizeof(kInfos) / sizeof(kInfos[0]) + kFirstOp == std::size_t(OpKind::count_),
               "one OpInfo per op");
 }  // namespace

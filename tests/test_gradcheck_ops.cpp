@@ -21,7 +21,7 @@ using namespace xgrad;
 
 namespace {
 
-constexpr std::size_t first_op = std::size_t(OpKind::parameter) + 1;
+constexpr std::size_t first_op = kFirstBuiltinOp;
 constexpr std::size_t n_kinds = std::size_t(OpKind::count_);
 
 std::vector<const OpCase*> cases_of(OpKind op) {

@@ -470,7 +470,7 @@ int run_ops(const GradcheckOptions& go) {
     std::vector<OpCheckRow> results;
     for (const OpCase& c : op_cases()) results.push_back(check_op<T>(c, go));
     std::vector<OpRow> rows;
-    for (std::size_t k = std::size_t(OpKind::parameter) + 1; k < std::size_t(OpKind::count_); ++k) {
+    for (std::size_t k = kFirstBuiltinOp; k < std::size_t(OpKind::count_); ++k) {
         OpRow row;
         row.op = OpKind(k);
         for (const OpCheckRow& r : results) {

@@ -38,6 +38,9 @@ enum class OpKind : std::uint8_t {
     count_  // keep last
 };
 
+// The built-in ops (the op table's lines) are the kinds from kFirstBuiltinOp up to OpKind::count_.
+constexpr std::size_t kFirstBuiltinOp = std::size_t(OpKind::custom) + 1;
+
 // "matmul", "add_bias", ...
 const char* op_name(OpKind op);
 std::ostream& operator<<(std::ostream& os, OpKind op);

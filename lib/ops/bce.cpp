@@ -16,7 +16,7 @@ Shape bce_shape(Shape a, Shape b, const Attr&) {
 }
 
 template <class T>
-void bce_forward(const Ctx<T>& cx, const M<T>& p, const M<T>* y, M<T>& out) {
+void bce_forward(const Ctx<T>&, const M<T>& p, const M<T>* y, M<T>& out) {
     const std::size_t k = p.shape()[0], m = p.shape()[1], c = m;
     double s = 0;
     for (std::size_t r = 0; r < k; ++r) {
@@ -30,7 +30,7 @@ void bce_forward(const Ctx<T>& cx, const M<T>& p, const M<T>* y, M<T>& out) {
 }
 
 template <class T>
-void bce_backward(const Ctx<T>& cx, const M<T>& p, const M<T>* y, const M<T>&, const M<T>& gout, M<T>* gp,
+void bce_backward(const Ctx<T>&, const M<T>& p, const M<T>* y, const M<T>&, const M<T>& gout, M<T>* gp,
                   M<T>* gy) {
     const std::size_t k = p.shape()[0], m = p.shape()[1], c = m;
     const T scale = gout.data()[0] / T(c);

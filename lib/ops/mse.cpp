@@ -13,7 +13,7 @@ Shape mse_shape(Shape a, Shape b, const Attr&) {
 }
 
 template <class T>
-void mse_forward(const Ctx<T>& cx, const M<T>& a, const M<T>* y, M<T>& out) {
+void mse_forward(const Ctx<T>&, const M<T>& a, const M<T>* y, M<T>& out) {
     const std::size_t k = a.shape()[0], m = a.shape()[1], c = m;
     double s = 0;
     for (std::size_t r = 0; r < k; ++r)
@@ -25,7 +25,7 @@ void mse_forward(const Ctx<T>& cx, const M<T>& a, const M<T>* y, M<T>& out) {
 }
 
 template <class T>
-void mse_backward(const Ctx<T>& cx, const M<T>& a, const M<T>* y, const M<T>&, const M<T>& gout, M<T>* ga,
+void mse_backward(const Ctx<T>&, const M<T>& a, const M<T>* y, const M<T>&, const M<T>& gout, M<T>* ga,
                   M<T>* gy) {
     const std::size_t k = a.shape()[0], m = a.shape()[1], c = m;
     const double scale = 2.0 * double(gout.data()[0]) / double(k * c);

@@ -15,7 +15,7 @@ Shape sigmoid_bce_shape(Shape a, Shape b, const Attr&) {
 }
 
 template <class T>
-void sigmoid_bce_forward(const Ctx<T>& cx, const M<T>& z, const M<T>* y, M<T>& out) {
+void sigmoid_bce_forward(const Ctx<T>&, const M<T>& z, const M<T>* y, M<T>& out) {
     const std::size_t k = z.shape()[0], m = z.shape()[1], c = m;
     double s = 0;
     for (std::size_t r = 0; r < k; ++r) s += vmath::bce_sum(z.data() + r * m, y->data() + r * m, c);
@@ -23,7 +23,7 @@ void sigmoid_bce_forward(const Ctx<T>& cx, const M<T>& z, const M<T>* y, M<T>& o
 }
 
 template <class T>
-void sigmoid_bce_backward(const Ctx<T>& cx, const M<T>& z, const M<T>* y, const M<T>&, const M<T>& gout,
+void sigmoid_bce_backward(const Ctx<T>&, const M<T>& z, const M<T>* y, const M<T>&, const M<T>& gout,
                           M<T>* gz, M<T>* gy) {
     const std::size_t k = z.shape()[0], m = z.shape()[1], c = m;
     const T scale = gout.data()[0] / T(c);

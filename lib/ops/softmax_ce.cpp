@@ -18,7 +18,7 @@ Shape softmax_ce_shape(Shape a, Shape b, const Attr&) {
 }
 
 template <class T>
-void softmax_ce_forward(const Ctx<T>& cx, const M<T>& z, const M<T>* y, M<T>& out) {
+void softmax_ce_forward(const Ctx<T>&, const M<T>& z, const M<T>* y, M<T>& out) {
     const std::size_t K = z.shape()[0], m = z.shape()[1], c = m;
     const bool indices = y->shape()[0] == 1;
     const T* pz = z.data();
@@ -39,7 +39,7 @@ void softmax_ce_forward(const Ctx<T>& cx, const M<T>& z, const M<T>* y, M<T>& ou
 }
 
 template <class T>
-void softmax_ce_backward(const Ctx<T>& cx, const M<T>& z, const M<T>* y, const M<T>&, const M<T>& gout,
+void softmax_ce_backward(const Ctx<T>&, const M<T>& z, const M<T>* y, const M<T>&, const M<T>& gout,
                          M<T>* gz, M<T>* gy) {
     const std::size_t K = z.shape()[0], m = z.shape()[1], c = m;
     const bool indices = y->shape()[0] == 1;
