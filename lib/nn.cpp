@@ -3,8 +3,11 @@
 
 #include <cmath>
 #include <set>
+#include <sstream>
+#include <type_traits>
 
 #include "h5.hpp"
+#include "text.hpp"
 
 namespace xgrad {
 
@@ -81,8 +84,13 @@ void load(const std::string& path, const NamedParameters<T>& params) {
         const H5::Group root = open_root(f, path);
         const auto dtype = read_attr_strings(root, path, "dtype", "expected parameters saved by xgrad::save or a model.h5");
         const std::string dt = dtype.size() == 1 ? dtype[0] : "";
+        // (text from the file is escaped: a damaged or odd string must not break the one line)
+        if (dtype.size() != 1)
+            throw DataError(path + ": attribute 'dtype': expected \"f32\" or \"f64\", found " +
+                            std::to_string(dtype.size()) + " strings");
         if (dt != "f32" && dt != "f64")
-            throw DataError(path + ": attribute 'dtype': expected \"f32\" or \"f64\", found \"" + dt + "\"");
+            throw DataError(path + ": attribute 'dtype': expected \"f32\" or \"f64\", found \"" +
+                            io::printable(dt) + "\"");
         const std::size_t elem = dt == "f32" ? 4 : 8;
         // the file holds exactly the model's parameters: none missing, none unknown
         std::set<std::string> wanted;
@@ -92,7 +100,7 @@ void load(const std::string& path, const NamedParameters<T>& params) {
         for (hsize_t i = 0; i < n; ++i) {
             const std::string name = root.getObjnameByIdx(i);
             if (!wanted.count(name))
-                throw DataError(path + ": '" + name + "' is not a parameter of this model (its parameters: " +
+                throw DataError(path + ": '" + io::printable(name) + "' is not a parameter of this model (its parameters: " +
                                 std::to_string(params.size()) + ", e.g. '" +
                                 (params.empty() ? std::string() : params.front().first) + "')");
         }
@@ -102,6 +110,19 @@ void load(const std::string& path, const NamedParameters<T>& params) {
             Matrix<double> m = read_matrix<double>(f, path, name, {s.rows, s.cols}, elem,
                                                    "the shape of parameter '" + name + "', dtype " + dt);
             values.push_back(xt::cast<T>(m));
+            // an f64 value beyond float's range would become ±inf in a float model
+            if constexpr (std::is_same_v<T, float>) {
+                const Matrix<T>& got = values.back();
+                for (std::size_t i = 0; i < s.rows; ++i)
+                    for (std::size_t j = 0; j < s.cols; ++j)
+                        if (!std::isfinite(got(i, j))) {
+                            std::ostringstream msg;
+                            msg << path << ": dataset '" << name
+                                << "': expected values that fit in float32 (the model's type), found " << m(i, j)
+                                << " at [" << i << "," << j << "]";
+                            throw DataError(msg.str());
+                        }
+            }
         }
     });
     // every check passed: now change the parameters

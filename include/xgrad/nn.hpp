@@ -14,6 +14,7 @@
 // same way into a tape whose parameters are named W1, b1, ... (Mlp names them so).
 #include <functional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -51,24 +52,40 @@ private:
     std::string name_;
 };
 
+namespace detail {
+// A layer: something with named_parameters() (a Linear, a Sequential, a user's layer).
+template <class L, class = void>
+struct has_named_parameters : std::false_type {};
+template <class L>
+struct has_named_parameters<L, std::void_t<decltype(std::declval<const L&>().named_parameters())>> : std::true_type {};
+}  // namespace detail
+
 // Layers and functions applied in order. add() takes a Linear (or anything with operator() and
-// named_parameters()) or any function of a Var (relu<double>, a lambda, a custom op).
+// named_parameters(), a Sequential too) or any function of a Var (relu<double>, a lambda, a
+// std::function, a custom op).
 template <class T>
 class Sequential {
 public:
     using Fn = std::function<Var<T>(const Var<T>&)>;
 
-    template <class Layer, class = decltype(std::declval<const Layer&>().named_parameters())>
+    template <class Layer, std::enable_if_t<detail::has_named_parameters<Layer>::value, int> = 0>
     Sequential& add(Layer layer) {
         for (auto& p : layer.named_parameters()) params_.push_back(p);
         steps_.push_back([layer](const Var<T>& x) { return layer(x); });
         return *this;
     }
-    Sequential& add(Fn f) {
-        if (!f) throw UsageError("Sequential::add: an empty function");
-        steps_.push_back(std::move(f));
+    // Any callable taking a Var: one template (not Fn and a function pointer as two overloads, which
+    // made a captureless lambda, convertible to both, an ambiguous call).
+    template <class F, std::enable_if_t<!detail::has_named_parameters<F>::value &&
+                                            std::is_invocable_r_v<Var<T>, const F&, const Var<T>&>,
+                                        int> = 0>
+    Sequential& add(F f) {
+        Fn fn(std::move(f));
+        if (!fn) throw UsageError("Sequential::add: an empty function");
+        steps_.push_back(std::move(fn));
         return *this;
     }
+    // A function named with its template argument (relu<double>, xgrad::tanh<double>).
     Sequential& add(Var<T> (*f)(const Var<T>&)) { return add(Fn(f)); }
 
     Var<T> operator()(Var<T> x) const {
