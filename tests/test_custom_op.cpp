@@ -139,3 +139,41 @@ BOOST_AUTO_TEST_CASE(custom_ops_in_float_and_their_errors) {
     BOOST_CHECK_THROW(t.record(detail::CustomAdapter<Softplus, float>::unary(), x, x), UsageError);
     BOOST_CHECK_THROW(t.record(OpKind::custom, x), UsageError);
 }
+
+// The generic gradient check verifies a user's op like a built-in one (and would catch a wrong
+// backward: the same op with its derivative off by a factor fails).
+struct SoftplusWrong : Softplus {
+    static constexpr const char* name = "softplus_wrong";
+    template <class T>
+    static void backward(const Matrix<T>& x, const Matrix<T>& y, const Matrix<T>& gy, Matrix<T>& gx) {
+        Softplus::backward(x, y, gy, gx);
+        for (std::size_t i = 0; i < x.size(); ++i) gx.data()[i] *= T(1.01);
+    }
+};
+
+BOOST_AUTO_TEST_CASE(custom_ops_pass_the_generic_gradient_check) {
+    NumpyRandom rng(9);
+    Tape<double> t;
+    auto x = t.constant(test::randn<double>(rng, 3, 7), "x");
+    auto y = t.constant(M(2.0 * xt::cast<double>(xt::greater(rng.randn(1, 7), 0.0)) - 1.0), "y");
+    auto W = t.parameter(test::randn<double>(rng, 1, 3), "W");
+    auto b = t.parameter(M{{0.1}}, "b");
+    auto loss = mean(custom<Hinge>(custom<Softplus>(matmul(W, x) + b) - 1.0, y));
+    const GradcheckReport report = gradcheck(t, loss);
+    std::ostringstream os;
+    report.print(os);
+    BOOST_TEST(report.pass(), os.str());
+    BOOST_TEST(report.max_rel_err() < 1e-7);
+    // a binary custom op with gradients to both inputs
+    auto z = t.parameter(test::randn<double>(rng, 2, 4), "z");
+    auto s = t.parameter(M(xt::ones<double>({std::size_t(2), std::size_t(4)})), "s");
+    auto l2 = sum(custom<Hinge>(z * 0.3, s * 0.5));
+    const GradcheckReport r2 = gradcheck(t, l2, {z, s});
+    BOOST_TEST(r2.pass());
+    // a wrong backward fails
+    Tape<double> w;
+    auto wx = w.parameter(test::randn<double>(rng, 2, 3), "x");
+    auto wl = sum(custom<SoftplusWrong>(wx));
+    BOOST_TEST(!gradcheck(w, wl).pass());
+    BOOST_TEST(gradcheck(w, sum(custom<Softplus>(wx))).pass());
+}
