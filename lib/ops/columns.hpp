@@ -2,6 +2,7 @@
 // Per-column helpers of the softmax family (softmax, log_softmax, softmax_ce): each column of a
 // [K,m] matrix is one example's K logits.
 #include <cmath>
+#include <cstdio>
 #include <string>
 
 #include "ops/ops.hpp"
@@ -24,8 +25,12 @@ template <class T>
 inline std::size_t class_index(const T* y, std::size_t j, std::size_t K) {
     const double v = double(y[j]);
     if (!(v >= 0 && v < double(K) && v == std::floor(v)))
-        throw DataError("softmax_ce: label of column " + std::to_string(j) + " is " +
-                        std::to_string(v) + ", expected a class index 0.." + std::to_string(K - 1));
+    {
+        char text[32];
+        std::snprintf(text, sizeof text, "%.17g", v);  // (std::to_string would print 1e-300 as 0.000000)
+        throw DataError("softmax_ce: label of column " + std::to_string(j) + " is " + text +
+                        ", expected a class index 0.." + std::to_string(K - 1));
+    }
     return std::size_t(v);
 }
 
