@@ -50,20 +50,6 @@ double option(double v, double fallback, const char* what) {
     return v == 0 ? fallback : v;
 }
 
-// Indices of the entries to perturb: all of them, or `k` distinct ones drawn by a partial
-// Fisher-Yates shuffle (sorted, so the walk over the tensor is in memory order).
-std::vector<std::size_t> pick_entries(std::size_t n, std::size_t k, NumpyRandom& rng) {
-    std::vector<std::size_t> idx(n);
-    std::iota(idx.begin(), idx.end(), std::size_t(0));
-    if (k == 0 || k >= n) return idx;
-    for (std::size_t i = 0; i < k; ++i) {
-        const std::size_t j = i + std::min(n - i - 1, std::size_t(rng.uniform() * double(n - i)));
-        std::swap(idx[i], idx[j]);
-    }
-    idx.resize(k);
-    std::sort(idx.begin(), idx.end());
-    return idx;
-}
 
 template <class T>
 std::vector<NodeId> resolve_params(const Tape<T>& tape, const std::vector<NodeId>& given) {
@@ -228,7 +214,7 @@ GradcheckReport run_check(Tape<T>& tape, NodeId loss, const std::vector<NodeId>&
         Matrix<std::uint8_t> mask = Matrix<std::uint8_t>::from_shape(value.shape());
         mask.fill(0);
 
-        for (std::size_t i : pick_entries(value.size(), o.max_entries, rng)) {
+        for (std::size_t i : rng.sample(value.size(), o.max_entries)) {
             T& v = value.data()[i];
             const T keep = v;
             // The loss with the entry at `at`; the entry is put back whatever happens.

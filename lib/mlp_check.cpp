@@ -235,20 +235,6 @@ Matrix<std::uint8_t> FdTensor::mask() const {
 
 namespace {
 
-// Indices of the entries to perturb: all of them, or `k` distinct ones drawn by a partial
-// Fisher-Yates shuffle (sorted, so the walk over the tensor is in memory order).
-std::vector<std::size_t> pick_entries(std::size_t n, std::size_t k, NumpyRandom& rng) {
-    std::vector<std::size_t> idx(n);
-    std::iota(idx.begin(), idx.end(), std::size_t(0));
-    if (k == 0 || k >= n) return idx;
-    for (std::size_t i = 0; i < k; ++i) {
-        const std::size_t j = i + std::min(n - i - 1, std::size_t(rng.uniform() * double(n - i)));
-        std::swap(idx[i], idx[j]);
-    }
-    idx.resize(k);
-    std::sort(idx.begin(), idx.end());
-    return idx;
-}
 
 // Replays the tape with one parameter entry perturbed, and watches relu inputs for the kink.
 class CostProbe {
@@ -348,7 +334,7 @@ FdTensor fd_tensor(CostProbe& probe, NodeId param, bool weight, const FdOptions&
     t.status.fill(std::uint8_t(FdStatus::skipped));
     std::vector<double> plus, minus;
     const double l2 = weight ? probe.l2_factor() : 0.0;
-    for (std::size_t i : pick_entries(p.size(), o.sample, rng)) {
+    for (std::size_t i : rng.sample(p.size(), o.sample)) {
         double& v = p.data()[i];
         const double keep = v;
         const double up = keep + o.eps, down = keep - o.eps;

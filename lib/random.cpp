@@ -1,7 +1,9 @@
 #include "xgrad/random.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <numeric>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -69,6 +71,19 @@ void NumpyRandom::set_state(const std::string& text) {
     mt_ = mt;
     has_gauss_ = has == 1;
     gauss_ = gauss;
+}
+
+std::vector<std::size_t> NumpyRandom::sample(std::size_t n, std::size_t k) {
+    std::vector<std::size_t> idx(n);
+    std::iota(idx.begin(), idx.end(), std::size_t(0));
+    if (k == 0 || k >= n) return idx;
+    for (std::size_t i = 0; i < k; ++i) {
+        const std::size_t j = i + std::min(n - i - 1, std::size_t(uniform() * double(n - i)));
+        std::swap(idx[i], idx[j]);
+    }
+    idx.resize(k);
+    std::sort(idx.begin(), idx.end());
+    return idx;
 }
 
 std::vector<std::size_t> NumpyRandom::permutation(std::size_t n) {

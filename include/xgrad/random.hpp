@@ -31,6 +31,9 @@ public:
     // np.random.permutation(n) of the legacy generator: Fisher-Yates from the end, each index
     // drawn by masked rejection sampling of 32-bit draws (n < 2^32).
     std::vector<std::size_t> permutation(std::size_t n);
+    // k distinct indices of 0..n-1 in increasing order, drawn by a partial Fisher-Yates shuffle
+    // with uniform(); all n when k is 0 or k >= n (nothing drawn). The gradient checks' samples.
+    std::vector<std::size_t> sample(std::size_t n, std::size_t k);
 
     // The whole generator state as text (MT19937's 624 words and position, and a kept gaussian),
     // for checkpoints: set_state(state()) continues the same stream exactly. set_state throws
