@@ -105,7 +105,8 @@ struct TrainerState {
 };
 
 // Trains an Mlp on data X [n_x, m], labels Y by epochs. One recorded graph serves every batch
-// (a smaller last batch is padded, not re-recorded); nothing is allocated per step.
+// (a smaller last batch is a narrower batch on the same graph, not re-recorded); nothing is
+// allocated per step once the widest batch has been seen.
 template <class T>
 class Trainer {
 public:
