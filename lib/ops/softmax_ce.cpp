@@ -17,54 +17,71 @@ Shape softmax_ce_shape(Shape a, Shape b, const Attr&) {
     return {1, 1};
 }
 
+// Both passes go through blocks of up to kBlock columns, a row at a time (ops/columns.hpp): the exps
+// of a row of a block are one vectorised call. Sums run in the order of a column-by-column loop.
 template <class T>
-void softmax_ce_forward(const Ctx<T>& cx, const M<T>& z, const M<T>* y, M<T>& out) {
-    const std::size_t K = z.shape()[0], m = z.shape()[1], c = m;
+void softmax_ce_forward(const Ctx<T>&, const M<T>& z, const M<T>* y, M<T>& out) {
+    const std::size_t K = z.shape()[0], m = z.shape()[1];
     const bool indices = y->shape()[0] == 1;
     const T* pz = z.data();
     const T* py = y->data();
-    double total = 0;
-    for (std::size_t j = 0; j < c; ++j) {
-        double mx, lse;
-        column_lse(pz, K, m, j, mx, lse);
-        if (indices) {
-            total += lse - double(pz[class_index(py, j, K) * m + j]);
-        } else {
-            for (std::size_t i = 0; i < K; ++i)
-                total += double(py[i * m + j]) * (lse - double(pz[i * m + j]));
+    double total = 0, lse[kBlock];
+    for (std::size_t j0 = 0; j0 < m; j0 += kBlock) {
+        const std::size_t n = std::min(kBlock, m - j0);
+        block_lse(pz, K, m, j0, n, lse);
+        for (std::size_t q = 0; q < n; ++q) {
+            const std::size_t j = j0 + q;
+            if (indices) {
+                total += lse[q] - double(pz[class_index(py, j, K) * m + j]);
+            } else {
+                for (std::size_t i = 0; i < K; ++i)
+                    total += double(py[i * m + j]) * (lse[q] - double(pz[i * m + j]));
+            }
         }
     }
-    out.data()[0] = T(total / double(c));
+    out.data()[0] = T(total / double(m));
 }
 
 template <class T>
-void softmax_ce_backward(const Ctx<T>& cx, const M<T>& z, const M<T>* y, const M<T>&, const M<T>& gout,
+void softmax_ce_backward(const Ctx<T>&, const M<T>& z, const M<T>* y, const M<T>&, const M<T>& gout,
                          M<T>* gz, M<T>* gy) {
-    const std::size_t K = z.shape()[0], m = z.shape()[1], c = m;
+    const std::size_t K = z.shape()[0], m = z.shape()[1];
     const bool indices = y->shape()[0] == 1;
-    const double scale = double(gout.data()[0]) / double(c);
+    const double scale = double(gout.data()[0]) / double(m);
     const T* pz = z.data();
     const T* py = y->data();
-    for (std::size_t j = 0; j < c; ++j) {
-        double mx, lse;
-        column_lse(pz, K, m, j, mx, lse);
+    double lse[kBlock], e[kBlock], ysum[kBlock];
+    std::size_t label[kBlock];
+    for (std::size_t j0 = 0; j0 < m; j0 += kBlock) {
+        const std::size_t n = std::min(kBlock, m - j0);
+        block_lse(pz, K, m, j0, n, lse);
         if (gz) {
-            T* g = gz->data();
+            T* g = gz->data() + j0;
             if (indices) {
-                const std::size_t k = class_index(py, j, K);
-                for (std::size_t i = 0; i < K; ++i)
-                    g[i * m + j] += T(scale * (std::exp(double(pz[i * m + j]) - lse) - (i == k ? 1.0 : 0.0)));
+                for (std::size_t q = 0; q < n; ++q) label[q] = class_index(py, j0 + q, K);
             } else {
-                double ysum = 0;
-                for (std::size_t i = 0; i < K; ++i) ysum += double(py[i * m + j]);
+                for (std::size_t q = 0; q < n; ++q) ysum[q] = 0;
                 for (std::size_t i = 0; i < K; ++i)
-                    g[i * m + j] += T(scale * (std::exp(double(pz[i * m + j]) - lse) * ysum -
-                                               double(py[i * m + j])));
+                    for (std::size_t q = 0; q < n; ++q) ysum[q] += double(py[i * m + j0 + q]);
+            }
+            // softmax(z)_ij = exp(z_ij - lse_j)
+            for (std::size_t i = 0; i < K; ++i) {
+                block_row_exp(pz, m, i, j0, n, lse, e);
+                T* gi = g + i * m;
+                if (indices) {
+                    for (std::size_t q = 0; q < n; ++q) gi[q] += T(scale * (e[q] - (label[q] == i ? 1.0 : 0.0)));
+                } else {
+                    const T* yi = py + i * m + j0;
+                    for (std::size_t q = 0; q < n; ++q) gi[q] += T(scale * (e[q] * ysum[q] - double(yi[q])));
+                }
             }
         }
         if (gy && !indices) {
-            T* g = gy->data();
-            for (std::size_t i = 0; i < K; ++i) g[i * m + j] += T(scale * (lse - double(pz[i * m + j])));
+            for (std::size_t i = 0; i < K; ++i) {
+                T* gi = gy->data() + i * m + j0;
+                const T* zi = pz + i * m + j0;
+                for (std::size_t q = 0; q < n; ++q) gi[q] += T(scale * (lse[q] - double(zi[q])));
+            }
         }
     }
 }
