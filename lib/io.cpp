@@ -18,6 +18,12 @@ const char* const kDataOrigin =
     "the cat/non-cat files come from the deeplearning.ai course \"Neural Networks and Deep "
     "Learning\" (see shared/datasets/catvnoncat/README.md)";
 
+const char* const kDigitsTrainFile = "train_digits.h5";
+const char* const kDigitsTestFile = "test_digits.h5";
+const char* const kDigitsOrigin =
+    "the digits files are scikit-learn's 8x8 handwritten digits split into 1437 training and 360 test "
+    "images (see shared/datasets/digits/README.md)";
+
 bool is_regular_file(const std::string& path) {
     struct stat st {};
     return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
@@ -30,29 +36,128 @@ std::string join_path(const std::string& dir, const std::string& name) {
 
 }  // namespace
 
-std::string find_data_dir(const std::string& option, const std::string& fallback) {
+std::string find_dataset_dir(const std::string& option, const std::string& fallback,
+                             const DatasetPlace& place) {
     std::string dir, source;
     std::string looked;
     if (!option.empty()) {
         dir = option;
         source = "--data";
-    } else if (const char* env = std::getenv("XGRAD_DATA"); env && *env) {
+    } else if (const char* env = std::getenv(place.env.c_str()); env && *env) {
         dir = env;
-        source = "XGRAD_DATA";
+        source = place.env;
         looked = "--data not given; ";
     } else {
         dir = fallback;
         source = "the built-in default";
-        looked = "--data not given; XGRAD_DATA not set; ";
+        looked = "--data not given; " + place.env + " not set; ";
     }
     std::string missing;
-    for (const char* f : {kTrainFile, kTestFile})
-        if (!is_regular_file(join_path(dir, f))) missing += std::string(missing.empty() ? "" : " and ") + f;
+    for (const std::string& f : place.files)
+        if (!is_regular_file(join_path(dir, f))) missing += (missing.empty() ? "" : " and ") + f;
     if (missing.empty()) return dir;
-    throw DataError("cat/non-cat dataset not found: " + looked + source + " '" + dir + "' has no " +
-                    missing + "; " + kDataOrigin +
-                    "; put them in a directory and pass --data DIR or set XGRAD_DATA");
+    throw DataError(place.what + " not found: " + looked + source + " '" + dir + "' has no " + missing +
+                    "; " + place.origin + "; put them in a directory and pass --data DIR or set " +
+                    place.env);
 }
+
+std::string find_data_dir(const std::string& option, const std::string& fallback) {
+    return find_dataset_dir(option, fallback,
+                            {"cat/non-cat dataset", "XGRAD_DATA", {kTrainFile, kTestFile}, kDataOrigin});
+}
+
+std::string find_digits_dir(const std::string& option, const std::string& fallback) {
+    return find_dataset_dir(option, fallback,
+                            {"digits dataset", "XGRAD_DIGITS_DATA", {kDigitsTrainFile, kDigitsTestFile},
+                             kDigitsOrigin});
+}
+
+namespace {
+
+// ---- the parts of an image dataset, shared by the loaders below (called inside their h5_step) ----
+
+// Images of rank `layout.size()` (layout names the axes, "[m,h,w,c]"), uint8, at least one, none
+// empty: their dimensions, and the pixels read into `pixels`.
+std::vector<hsize_t> read_images(const H5::H5File& f, const std::string& file, const std::string& x_name,
+                                 std::size_t rank, const std::string& layout,
+                                 std::vector<std::uint8_t>& pixels) {
+    const H5::DataSet xs = open_dataset(f, file, x_name);
+    const auto xd = dims_in(file, "dataset '" + x_name + "'", xs.getSpace());
+    if (xd.size() != rank)
+        bad(file, x_name, "rank " + std::to_string(rank) + " " + layout,
+            "rank " + std::to_string(xd.size()) + " " + shape_text(xd));
+    {
+        const H5::DataType t = xs.getDataType();
+        if (!(t.getClass() == H5T_INTEGER && t.getSize() == 1 && standard_number(t) &&
+              H5::IntType(t.getId()).getSign() == H5T_SGN_NONE))
+            bad(file, x_name, "uint8 pixels", type_text(t));
+    }
+    const std::size_t m = xd[0];
+    if (m == 0) bad(file, x_name, "at least one image", "zero images " + shape_text(xd));
+    for (std::size_t i = 1; i < rank; ++i)
+        if (xd[i] == 0) bad(file, x_name, "non-empty images " + layout, shape_text(xd));
+    const std::size_t n_x = checked_product(file, x_name, std::vector<hsize_t>(xd.begin() + 1, xd.end()));
+    check_stored(file, x_name, xs, times(file, x_name, m, n_x));
+    pixels.resize(m * n_x);
+    h5_step(file, "cannot read dataset '" + x_name + "'",
+            [&] { xs.read(pixels.data(), H5::PredType::NATIVE_UINT8); });
+    return xd;
+}
+
+// Labels of shape [m] or [1,m], integers (`kind` says which ones in a message), one per image of
+// `x_name`; their values are the caller's to check.
+std::vector<long long> read_labels(const H5::H5File& f, const std::string& file, const std::string& y_name,
+                                   const std::string& x_name, std::size_t m, const std::string& kind) {
+    const H5::DataSet ys = open_dataset(f, file, y_name);
+    const auto yd = dims_in(file, "dataset '" + y_name + "'", ys.getSpace());
+    if (!(yd.size() == 1 || (yd.size() == 2 && yd[0] == 1)))
+        bad(file, y_name, "labels of shape [m] or [1,m]", "rank " + std::to_string(yd.size()) + " " + shape_text(yd));
+    const H5::DataType yt = ys.getDataType();
+    if (yt.getClass() != H5T_INTEGER || !standard_number(yt)) bad(file, y_name, "integer labels " + kind, type_text(yt));
+    const std::size_t my = checked_product(file, y_name, yd);
+    if (my != m)
+        bad(file, y_name, std::to_string(m) + " labels (one per image in '" + x_name + "')",
+            std::to_string(my) + " " + shape_text(yd));
+    check_stored(file, y_name, ys, times(file, y_name, m, yt.getSize()));
+    std::vector<long long> labels(m);
+    h5_step(file, "cannot read dataset '" + y_name + "'",
+            [&] { ys.read(labels.data(), H5::PredType::NATIVE_LLONG); });
+    return labels;
+}
+
+// list_classes: 2 to kMaxStrings names, fixed- or variable-length strings.
+std::vector<std::string> read_classes(const H5::H5File& f, const std::string& file) {
+    const H5::DataSet cs = open_dataset(f, file, "list_classes");
+    const H5::DataType t = cs.getDataType();
+    if (t.getClass() != H5T_STRING) bad(file, "list_classes", "strings", type_text(t));
+    const auto cd = dims_in(file, "dataset 'list_classes'", cs.getSpace());
+    if (cd.size() != 1 || cd[0] < 2 || cd[0] > kMaxStrings)
+        bad(file, "list_classes", "2 to " + std::to_string(kMaxStrings) + " class names [n]", shape_text(cd));
+    const std::size_t n = cd[0];
+    if (cs.getStrType().isVariableStr())
+        guard_vlen_dataset(file, cs, "list_classes", n);
+    else
+        check_stored(file, "list_classes", cs, times(file, "list_classes", n, t.getSize()));
+    return h5_step(file, "cannot read dataset 'list_classes'", [&] { return read_strings(cs, n); });
+}
+
+// Image j of m (n_x values each, C order) becomes column j of X [n_x, m], divided by `scale`;
+// labels[j] becomes Y(0, j).
+template <class T>
+void to_columns(const std::vector<std::uint8_t>& pixels, const std::vector<long long>& labels, std::size_t n_x,
+                double scale, Matrix<T>& X, Matrix<T>& Y) {
+    const std::size_t m = labels.size();
+    X = Matrix<T>::from_shape({n_x, m});
+    Y = Matrix<T>::from_shape({std::size_t(1), m});
+    T* px = X.data();
+    for (std::size_t j = 0; j < m; ++j) {
+        const std::uint8_t* img = pixels.data() + j * n_x;
+        for (std::size_t i = 0; i < n_x; ++i) px[i * m + j] = T(double(img[i]) / scale);
+        Y(0, j) = T(labels[j]);
+    }
+}
+
+}  // namespace
 
 template <class T>
 ImageSet<T> load_image_set(const std::string& file, const std::string& x_name,
@@ -60,80 +165,23 @@ ImageSet<T> load_image_set(const std::string& file, const std::string& x_name,
     const H5::H5File f = open_for_reading(file);
     ImageSet<T> set;
     std::vector<long long> labels;
-    std::size_t m = 0, n_x = 0;
+    std::size_t n_x = 0;
     // Every HDF5 call of a damaged file may fail: any failure becomes a DataError naming the file.
     h5_step(file, "cannot read the file", [&] {
-        // ---- images: [m, h, w, c] uint8 ----
-        const H5::DataSet xs = open_dataset(f, file, x_name);
-        const auto xd = dims_in(file, "dataset '" + x_name + "'", xs.getSpace());
-        if (xd.size() != 4)
-            bad(file, x_name, "rank 4 [m,h,w,c]", "rank " + std::to_string(xd.size()) + " " + shape_text(xd));
-        {
-            const H5::DataType t = xs.getDataType();
-            if (!(t.getClass() == H5T_INTEGER && t.getSize() == 1 && standard_number(t) &&
-                  H5::IntType(t.getId()).getSign() == H5T_SGN_NONE))
-                bad(file, x_name, "uint8 pixels", type_text(t));
-        }
-        m = xd[0];
-        if (m == 0) bad(file, x_name, "at least one image", "zero images " + shape_text(xd));
-        if (xd[1] == 0 || xd[2] == 0 || xd[3] == 0)
-            bad(file, x_name, "non-empty images [m,h,w,c]", shape_text(xd));
+        // images [m, h, w, c] uint8; labels [m] or [1,m], each 0 or 1; the class names
+        const auto xd = read_images(f, file, x_name, 4, "[m,h,w,c]", set.pixels);
         set.height = xd[1];
         set.width = xd[2];
         set.channels = xd[3];
-        n_x = checked_product(file, x_name, {xd[1], xd[2], xd[3]});
-        check_stored(file, x_name, xs, times(file, x_name, m, n_x));
-        set.pixels.resize(m * n_x);
-        h5_step(file, "cannot read dataset '" + x_name + "'",
-                [&] { xs.read(set.pixels.data(), H5::PredType::NATIVE_UINT8); });
-
-        // ---- labels: [m] or [1,m] integers, each 0 or 1 ----
-        const H5::DataSet ys = open_dataset(f, file, y_name);
-        const auto yd = dims_in(file, "dataset '" + y_name + "'", ys.getSpace());
-        if (!(yd.size() == 1 || (yd.size() == 2 && yd[0] == 1)))
-            bad(file, y_name, "labels of shape [m] or [1,m]", "rank " + std::to_string(yd.size()) + " " + shape_text(yd));
-        const H5::DataType yt = ys.getDataType();
-        if (yt.getClass() != H5T_INTEGER || !standard_number(yt))
-            bad(file, y_name, "integer labels 0/1", type_text(yt));
-        const std::size_t my = checked_product(file, y_name, yd);
-        if (my != m)
-            bad(file, y_name, std::to_string(m) + " labels (one per image in '" + x_name + "')",
-                std::to_string(my) + " " + shape_text(yd));
-        check_stored(file, y_name, ys, times(file, y_name, m, yt.getSize()));
-        labels.resize(m);
-        h5_step(file, "cannot read dataset '" + y_name + "'",
-                [&] { ys.read(labels.data(), H5::PredType::NATIVE_LLONG); });
-        for (std::size_t j = 0; j < m; ++j)
+        n_x = set.pixels.size() / xd[0];
+        labels = read_labels(f, file, y_name, x_name, xd[0], "0/1");
+        for (std::size_t j = 0; j < labels.size(); ++j)
             if (labels[j] != 0 && labels[j] != 1)
-                bad(file, y_name, "labels 0 or 1",
-                    std::to_string(labels[j]) + " at index " + std::to_string(j));
-
-        // ---- class names: labels index into them ----
-        const H5::DataSet cs = open_dataset(f, file, "list_classes");
-        const H5::DataType t = cs.getDataType();
-        if (t.getClass() != H5T_STRING) bad(file, "list_classes", "strings", type_text(t));
-        const auto cd = dims_in(file, "dataset 'list_classes'", cs.getSpace());
-        if (cd.size() != 1 || cd[0] < 2 || cd[0] > kMaxStrings)
-            bad(file, "list_classes", "2 to " + std::to_string(kMaxStrings) + " class names [n]",
-                shape_text(cd));
-        const std::size_t n = cd[0];
-        if (cs.getStrType().isVariableStr())
-            guard_vlen_dataset(file, cs, "list_classes", n);
-        else
-            check_stored(file, "list_classes", cs, times(file, "list_classes", n, t.getSize()));
-        set.classes = h5_step(file, "cannot read dataset 'list_classes'",
-                              [&] { return read_strings(cs, n); });
+                bad(file, y_name, "labels 0 or 1", std::to_string(labels[j]) + " at index " + std::to_string(j));
+        set.classes = read_classes(f, file);
     });
-
-    // ---- flatten as the seed: image j in C order (row, column, channel) becomes column j, /255 ----
-    set.X = Matrix<T>::from_shape({n_x, m});
-    set.Y = Matrix<T>::from_shape({std::size_t(1), m});
-    T* X = set.X.data();
-    for (std::size_t j = 0; j < m; ++j) {
-        const std::uint8_t* img = set.pixels.data() + j * n_x;
-        for (std::size_t i = 0; i < n_x; ++i) X[i * m + j] = T(double(img[i]) / 255.0);
-        set.Y(0, j) = T(labels[j]);
-    }
+    // flatten as the seed: image j in C order (row, column, channel) becomes column j, /255
+    to_columns(set.pixels, labels, n_x, 255.0, set.X, set.Y);
     return set;
 }
 
@@ -151,6 +199,82 @@ CatData<T> load_catvnoncat(const std::string& dir) {
             std::to_string(d.test.height) + "x" + std::to_string(d.test.width) + "x" +
                 std::to_string(d.test.channels));
     return d;
+}
+
+template <class T>
+LabeledSet<T> load_digits_set(const std::string& file, const std::string& x_name, const std::string& y_name,
+                              unsigned levels) {
+    if (levels == 0 || levels > 255) throw UsageError("load_digits_set: levels must be 1..255, got " + std::to_string(levels));
+    const H5::H5File f = open_for_reading(file);
+    LabeledSet<T> set;
+    std::vector<long long> labels;
+    std::size_t n_x = 0;
+    h5_step(file, "cannot read the file", [&] {
+        // images [m, h, w] uint8, grey levels 0..levels
+        const auto xd = read_images(f, file, x_name, 3, "[m,h,w]", set.pixels);
+        set.height = xd[1];
+        set.width = xd[2];
+        n_x = set.pixels.size() / xd[0];
+        for (std::size_t k = 0; k < set.pixels.size(); ++k)
+            if (set.pixels[k] > levels) {
+                const std::size_t j = k / n_x, r = k % n_x / set.width, c = k % set.width;
+                bad(file, x_name, "grey levels 0.." + std::to_string(levels),
+                    std::to_string(unsigned(set.pixels[k])) + " in image " + std::to_string(j) + " at row " +
+                        std::to_string(r) + ", column " + std::to_string(c));
+            }
+        // labels [m] or [1,m]: class indices into list_classes
+        set.classes = read_classes(f, file);
+        const std::size_t K = set.classes.size();
+        const std::string range = "0.." + std::to_string(K - 1);
+        labels = read_labels(f, file, y_name, x_name, xd[0], range);
+        for (std::size_t j = 0; j < labels.size(); ++j)
+            if (labels[j] < 0 || labels[j] >= (long long)K)
+                bad(file, y_name, "labels " + range + " (list_classes has " + std::to_string(K) + " names)",
+                    std::to_string(labels[j]) + " at index " + std::to_string(j));
+    });
+    to_columns(set.pixels, labels, n_x, double(levels), set.X, set.Y);
+    return set;
+}
+
+template <class T>
+DigitsData<T> load_digits(const std::string& dir) {
+    DigitsData<T> d;
+    const std::string test_file = join_path(dir, kDigitsTestFile);
+    d.train = load_digits_set<T>(join_path(dir, kDigitsTrainFile), "train_set_x", "train_set_y");
+    d.test = load_digits_set<T>(test_file, "test_set_x", "test_set_y");
+    if (d.test.height != d.train.height || d.test.width != d.train.width)
+        bad(test_file, "test_set_x",
+            "images of the training set's size " + std::to_string(d.train.height) + "x" + std::to_string(d.train.width),
+            std::to_string(d.test.height) + "x" + std::to_string(d.test.width));
+    if (d.test.classes != d.train.classes)
+        bad(test_file, "list_classes",
+            "the training set's " + std::to_string(d.train.classes.size()) + " class names",
+            std::to_string(d.test.classes.size()) + " names" +
+                (d.test.classes.size() == d.train.classes.size() ? " that differ" : ""));
+    return d;
+}
+
+SavedParameters inspect_parameters(const std::string& path) {
+    const H5::H5File f = open_for_reading(path);
+    SavedParameters sp;
+    h5_step(path, "cannot read the parameters", [&] {
+        const H5::Group root = open_root(f, path);
+        const auto dtype = read_attr_strings(root, path, "dtype", "expected parameters saved by xgrad::save");
+        sp.dtype = dtype.size() == 1 ? dtype[0] : "";
+        if (sp.dtype != "f32" && sp.dtype != "f64")
+            throw DataError(path + ": attribute 'dtype': expected \"f32\" or \"f64\", found \"" +
+                            printable(sp.dtype) + "\"");
+        const hsize_t n = root.getNumObjs();
+        if (n > kMaxStrings) throw DataError(path + ": " + std::to_string(n) + " objects at the root, too many");
+        for (hsize_t i = 0; i < n; ++i) {
+            const std::string name = root.getObjnameByIdx(i);
+            const H5::DataSet ds = open_dataset(f, path, name);
+            const auto d = dims_in(path, "dataset '" + name + "'", ds.getSpace());
+            if (d.size() != 2 || d[0] == 0 || d[1] == 0) bad(path, name, "a 2-D parameter [rows,cols]", shape_text(d));
+            sp.shapes.emplace_back(name, Shape{std::size_t(d[0]), std::size_t(d[1])});
+        }
+    });
+    return sp;
 }
 
 // ================================== models ========================================================
@@ -287,6 +411,12 @@ template ImageSet<float> load_image_set<float>(const std::string&, const std::st
                                                const std::string&);
 template ImageSet<double> load_image_set<double>(const std::string&, const std::string&,
                                                  const std::string&);
+template LabeledSet<float> load_digits_set<float>(const std::string&, const std::string&, const std::string&,
+                                                  unsigned);
+template LabeledSet<double> load_digits_set<double>(const std::string&, const std::string&, const std::string&,
+                                                    unsigned);
+template DigitsData<float> load_digits<float>(const std::string&);
+template DigitsData<double> load_digits<double>(const std::string&);
 template CatData<float> load_catvnoncat<float>(const std::string&);
 template CatData<double> load_catvnoncat<double>(const std::string&);
 template void save_model<float>(const std::string&, const MlpSpec&, const Params<float>&, double,

@@ -20,6 +20,11 @@ inline double log1p_small(double e) {
 }
 
 template <class T>
+void exp_t(const T* x, T* y, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
+}
+
+template <class T>
 void sigmoid_t(const T* x, T* y, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) y[i] = T(1) / (T(1) + std::exp(-x[i]));
 }
@@ -50,6 +55,7 @@ void bce_grad_t(const T* z, const T* y, T scale, T* g, std::size_t n) {
 }  // namespace
 
 #define XGRAD_VMATH_PLAIN(T)                                                                           \
+    void exp(const T* x, T* y, std::size_t n) { exp_t(x, y, n); }                                      \
     void sigmoid(const T* x, T* y, std::size_t n) { sigmoid_t(x, y, n); }                              \
     void tanh(const T* x, T* y, std::size_t n) { tanh_t(x, y, n); }                                    \
     double bce_sum(const T* z, const T* y, std::size_t n) { return bce_sum_t(z, y, n); }               \
@@ -68,6 +74,7 @@ bool available() { return __builtin_cpu_supports("avx2") && __builtin_cpu_suppor
 // built without the AVX2 kernels (not x86-64): the plain loops everywhere
 bool available() { return false; }
 #define XGRAD_VMATH_SAME(T)                                                                            \
+    void exp(const T* x, T* y, std::size_t n) { plain::exp(x, y, n); }                                 \
     void sigmoid(const T* x, T* y, std::size_t n) { plain::sigmoid(x, y, n); }                         \
     void tanh(const T* x, T* y, std::size_t n) { plain::tanh(x, y, n); }                               \
     double bce_sum(const T* z, const T* y, std::size_t n) { return plain::bce_sum(z, y, n); }          \
@@ -99,6 +106,7 @@ const char* xgrad::vector_kernels() { return vmath::kernels(); }
 namespace xgrad::vmath {
 
 #define XGRAD_VMATH_PICK(T)                                                                            \
+    void exp(const T* x, T* y, std::size_t n) { use_simd() ? simd::exp(x, y, n) : plain::exp(x, y, n); } \
     void sigmoid(const T* x, T* y, std::size_t n) {                                                    \
         use_simd() ? simd::sigmoid(x, y, n) : plain::sigmoid(x, y, n);                                 \
     }                                                                                                  \

@@ -1,6 +1,6 @@
 #pragma once
-// Internal: the elementwise transcendental loops of the ops (sigmoid, tanh, the fused
-// sigmoid + cross-entropy), plain and vectorised.
+// Internal: the elementwise transcendental loops of the ops (exp for the softmax family, sigmoid,
+// tanh, the fused sigmoid + cross-entropy), plain and vectorised.
 //
 // `plain::` are the reference loops (libm, one element at a time). `simd::` are the same formulas
 // on AVX2 batches (exp/log1p/tanh from glibc's libmvec, within a few ulp of libm's), compiled in
@@ -14,6 +14,8 @@
 namespace xgrad::vmath {
 
 #define XGRAD_VMATH_KERNELS(T)                                                                    \
+    /* y = exp(x) */                                                                             \
+    void exp(const T* x, T* y, std::size_t n);                                                   \
     /* y = 1 / (1 + exp(-x)) (the seed's formula: exp overflow gives exactly 0) */               \
     void sigmoid(const T* x, T* y, std::size_t n);                                               \
     /* y = tanh(x) */                                                                            \

@@ -115,6 +115,7 @@ void bce_grad_t(const T* z, const T* y, T scale, T* g, std::size_t n) {
 }  // namespace
 
 #define XGRAD_VMATH_SIMD(T)                                                                            \
+    void exp(const T* x, T* y, std::size_t n) { map(x, y, n, [](const B<T>& v) { return vexp(v); }); } \
     void sigmoid(const T* x, T* y, std::size_t n) { map(x, y, n, [](const B<T>& v) { return sigmoid_b(v); }); } \
     void tanh(const T* x, T* y, std::size_t n) { map(x, y, n, [](const B<T>& v) { return vtanh(v); }); } \
     double bce_sum(const T* z, const T* y, std::size_t n) { return bce_sum_t(z, y, n); }               \

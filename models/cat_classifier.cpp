@@ -22,6 +22,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli.hpp"
 #include "picture.hpp"
 #include "xgrad/checkpoint.hpp"
 #include "xgrad/io.hpp"
@@ -73,18 +74,6 @@ struct PredictOptions {
     int digits = 2;
 };
 
-// Python's str(float): the shortest text that reads back as the same double, "1.0" not "1".
-std::string py_float(double v) {
-    char buf[64];
-    for (int p = 1; p <= 17; ++p) {
-        std::snprintf(buf, sizeof buf, "%.*g", p, v);
-        if (std::strtod(buf, nullptr) == v) break;
-    }
-    std::string s = buf;
-    if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
-    return s;
-}
-
 std::string join(const std::vector<std::size_t>& v, const char* sep) {
     std::string s;
     for (std::size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + std::to_string(v[i]);
@@ -124,34 +113,11 @@ private:
     bool shown_ = false;
 };
 
-// Number checks whose messages read well ("--lambd: must be >= 0, got -1"); CLI11's own
-// NonNegativeNumber prints the range up to DBL_MAX.
-CLI::Validator number_check(bool (*ok)(double), const char* what) {
-    return CLI::Validator(
-        [ok, what](std::string& text) -> std::string {
-            char* end = nullptr;
-            const double v = std::strtod(text.c_str(), &end);
-            if (end == text.c_str() || *end != '\0' || !std::isfinite(v) || !ok(v))
-                return std::string("must be ") + what + ", got " + text;
-            return {};
-        },
-        what);
-}
-const CLI::Validator kPositive = number_check([](double v) { return v > 0; }, "a number > 0");
-const CLI::Validator kNonNegative = number_check([](double v) { return v >= 0; }, "a number >= 0");
-const CLI::Validator kBeta = number_check([](double v) { return v >= 0 && v < 1; }, "in [0, 1)");
-const CLI::Validator kKeep = number_check([](double v) { return v > 0 && v <= 1; }, "in (0, 1]");
-// each --layers entry: a positive integer (CLI11 alone would wrap "-3" to 2^64 - 3)
-const CLI::Validator kLayerSize(
-    [](std::string& text) -> std::string {
-        try {
-            parse_layer_size(text);
-            return {};
-        } catch (const UsageError& e) {
-            return e.what();
-        }
-    },
-    "SIZE");
+const CLI::Validator kPositive = cli::positive();
+const CLI::Validator kNonNegative = cli::number_check([](double v) { return v >= 0; }, "a number >= 0");
+const CLI::Validator kBeta = cli::number_check([](double v) { return v >= 0 && v < 1; }, "in [0, 1)");
+const CLI::Validator kKeep = cli::number_check([](double v) { return v > 0 && v <= 1; }, "in (0, 1]");
+const CLI::Validator kLayerSize = cli::layer_size();
 
 template <class T>
 bool all_finite(const Params<T>& p) {
@@ -206,32 +172,6 @@ void check_same_settings(const std::string& file, const io::Settings& saved, con
     }
 }
 
-// Fails before any training when --out cannot take the outputs.
-void ensure_writable(const std::string& dir) {
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) throw UsageError("--out " + dir + ": cannot create the directory (" + ec.message() + ")");
-    const std::string probe = (std::filesystem::path(dir) / (".xgrad_probe." + std::to_string(::getpid()))).string();
-    std::FILE* f = std::fopen(probe.c_str(), "w");
-    if (!f) throw UsageError("--out " + dir + ": cannot write there (" + std::strerror(errno) + ")");
-    std::fclose(f);
-    std::remove(probe.c_str());
-}
-
-// A run killed while writing leaves its temporary file (<name>.h5.tmp.<pid>) behind; the files
-// themselves are never partial. Removes those of processes that no longer exist.
-void remove_stale_temporaries(const std::string& dir) {
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-        const std::string name = entry.path().filename().string();
-        const auto pos = name.find(".h5.tmp.");
-        if (pos == std::string::npos) continue;
-        const std::string pid = name.substr(pos + 8);
-        if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
-        if (!std::filesystem::exists("/proc/" + pid)) std::filesystem::remove(entry.path(), ec);
-    }
-}
-
 std::string data_dir(const std::string& option) {
     return io::find_data_dir(option, XGRAD_DEFAULT_DATA_DIR);
 }
@@ -256,8 +196,8 @@ int train(const TrainOptions& o) {
     if (!o.keep_prob.empty() && o.keep_prob.size() != 1 && o.keep_prob.size() != hidden)
         throw UsageError("--keep-prob: give one value or one per hidden layer (" +
                          std::to_string(hidden) + "), got " + std::to_string(o.keep_prob.size()));
-    ensure_writable(o.out);
-    remove_stale_temporaries(o.out);
+    cli::ensure_writable(o.out);
+    cli::remove_stale_temporaries(o.out);
     const std::string dir = data_dir(o.data);
     io::CatData<T> data = io::load_catvnoncat<T>(dir);
     check_input_size(data.train, spec.dims[0], dir, "--layers: the input size");
@@ -372,8 +312,8 @@ int train(const TrainOptions& o) {
     // cost (not the last printed, pre-update one) and the train accuracy.
     const Evaluation fit = trainer->evaluate();
     const Mlp<T>& net = trainer->net();
-    std::printf("train accuracy: %s\n", py_float(fit.accuracy).c_str());
-    std::printf("test accuracy: %s\n", py_float(net.accuracy(data.test.X, data.test.Y)).c_str());
+    std::printf("train accuracy: %s\n", cli::py_float(fit.accuracy).c_str());
+    std::printf("test accuracy: %s\n", cli::py_float(net.accuracy(data.test.X, data.test.Y)).c_str());
     std::fflush(stdout);
 
     const double final_cost = fit.cost;
@@ -488,7 +428,7 @@ int predict(const PredictOptions& o) {
         io::CatData<double> data = io::load_catvnoncat<double>(dir);
         check_input_size(data.test, n_x, dir, (o.model + ": the model's input size").c_str());
         Mlp<double> mlp(mf.spec, mf.params, std::move(data.test.X), std::move(data.test.Y));
-        std::printf("test accuracy: %s\n", py_float(mlp.accuracy()).c_str());
+        std::printf("test accuracy: %s\n", cli::py_float(mlp.accuracy()).c_str());
     }
     std::fflush(stdout);
     return status;
@@ -589,28 +529,11 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::Range(0, 17));
 
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-        return app.exit(e);
-    } catch (const CLI::CallForAllHelp& e) {
-        return app.exit(e);
-    } catch (const CLI::ParseError& e) {
-        std::fprintf(stderr, "%s: %s (see %s --help)\n", kProgram, e.what(), kProgram);
-        return 2;
-    }
-
-    try {
-        if (tr->parsed()) return t.dtype == "f32" ? train<float>(t) : train<double>(t);
-        return predict(p);
-    } catch (const std::bad_alloc&) {
-        std::fflush(stdout);
-        std::fprintf(stderr, "%s: not enough memory for this run (are --layers or the data far larger than meant?)\n",
-                     kProgram);
-        return 2;
-    } catch (const std::exception& e) {
-        std::fflush(stdout);
-        std::fprintf(stderr, "%s: %s\n", kProgram, e.what());
-        return 2;
-    }
+    return cli::run(
+        kProgram, app, argc, argv,
+        [&] {
+            if (tr->parsed()) return t.dtype == "f32" ? train<float>(t) : train<double>(t);
+            return predict(p);
+        },
+        "(are --layers or the data far larger than meant?)");
 }

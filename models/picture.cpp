@@ -236,4 +236,66 @@ void image_grid(const std::string& path, const std::string& title, const std::ve
     cv.save_png(path);
 }
 
+void confusion_matrix(const std::string& path, const std::string& title, const std::string& subtitle,
+                      const std::vector<std::string>& classes,
+                      const std::vector<std::vector<std::size_t>>& counts) {
+    const int K = int(classes.size());
+    if (K == 0 || counts.size() != classes.size())
+        throw ShapeError("confusion_matrix: " + std::to_string(counts.size()) + " rows of counts for " +
+                         std::to_string(K) + " classes");
+    int name_w = 0;
+    for (const auto& c : classes) name_w = std::max(name_w, Canvas::text_width(c, 2));
+    const int cell = 56, left = 110 + name_w, top = 170, right = 150, bottom = 40;
+    const int W = std::max(left + K * cell + right, Canvas::text_width(title, 3) + 40);
+    const int H = top + K * cell + bottom;
+    Canvas cv(W, H, Rgb{255, 255, 255});
+    cv.text((W - Canvas::text_width(title, 3)) / 2, 20, title, kBlack, 3);
+    cv.text((W - Canvas::text_width(subtitle, 2)) / 2, 60, subtitle, kAxis, 2);
+    const std::string top_label = "predicted";
+    cv.text(left + (K * cell - Canvas::text_width(top_label, 2)) / 2, top - 62, top_label, kBlack, 2);
+    const std::string side_label = "true";
+    cv.text(24, top + (K * cell + Canvas::text_width(side_label, 2)) / 2, side_label, kBlack, 2, true);
+    const std::string recall = "recall";
+    cv.text(left + K * cell + 20, top - 30, recall, kBlack, 2);
+    // shade from white to full colour as the share of the row grows
+    auto shade = [](Rgb full, double share) {
+        auto mix = [&](std::uint8_t c) { return std::uint8_t(std::lround(255 - (255 - c) * share)); };
+        return Rgb{mix(full.r), mix(full.g), mix(full.b)};
+    };
+    for (int t = 0; t < K; ++t) {
+        const auto& row = counts[std::size_t(t)];
+        if (int(row.size()) != K)
+            throw ShapeError("confusion_matrix: row " + std::to_string(t) + " has " + std::to_string(row.size()) +
+                             " counts for " + std::to_string(K) + " classes");
+        std::size_t total = 0;
+        for (std::size_t v : row) total += v;
+        const int y = top + t * cell;
+        cv.text(left - 14 - Canvas::text_width(classes[std::size_t(t)], 2), y + (cell - Canvas::text_height(2)) / 2,
+                classes[std::size_t(t)], kBlack, 2);
+        if (t == 0)
+            for (int p = 0; p < K; ++p)
+                cv.text(left + p * cell + (cell - Canvas::text_width(classes[std::size_t(p)], 2)) / 2, top - 26,
+                        classes[std::size_t(p)], kBlack, 2);
+        for (int p = 0; p < K; ++p) {
+            const std::size_t v = row[std::size_t(p)];
+            const double share = total ? double(v) / double(total) : 0.0;
+            const Rgb fill = v == 0 ? Rgb{255, 255, 255} : shade(t == p ? kCurve : kMark, 0.15 + 0.85 * share);
+            const int x = left + p * cell;
+            cv.fill_rect(x, y, x + cell, y + cell, fill);
+            const std::string s = std::to_string(v);
+            const Rgb ink = share > 0.5 ? Rgb{255, 255, 255} : v == 0 ? kGrid : kBlack;
+            cv.text(x + (cell - Canvas::text_width(s, 2)) / 2, y + (cell - Canvas::text_height(2)) / 2, s, ink, 2);
+        }
+        char r[32];
+        std::snprintf(r, sizeof r, "%.3f", total ? double(row[std::size_t(t)]) / double(total) : 0.0);
+        cv.text(left + K * cell + 20, y + (cell - Canvas::text_height(2)) / 2, r, kAxis, 2);
+    }
+    // grid lines over the cells
+    for (int i = 0; i <= K; ++i) {
+        cv.fill_rect(left + i * cell, top, left + i * cell + 1, top + K * cell + 1, kGrid);
+        cv.fill_rect(left, top + i * cell, left + K * cell + 1, top + i * cell + 1, kGrid);
+    }
+    cv.save_png(path);
+}
+
 }  // namespace xgrad::picture

@@ -56,4 +56,11 @@ struct Tile {
 void image_grid(const std::string& path, const std::string& title, const std::vector<Tile>& tiles,
                 int zoom, int columns);
 
+// A confusion matrix: counts[t][p] examples of true class t predicted as p, one cell each with its
+// count, shaded by the count relative to the row's total (the diagonal blue, mistakes red); true
+// classes down the side, predicted classes along the top, each row's recall at its end.
+void confusion_matrix(const std::string& path, const std::string& title, const std::string& subtitle,
+                      const std::vector<std::string>& classes,
+                      const std::vector<std::vector<std::size_t>>& counts);
+
 }  // namespace xgrad::picture

@@ -5,7 +5,9 @@
 // malloc/calloc/realloc in this binary (the library's and OpenBLAS's included, since the
 // executable's definitions interpose glibc's) is counted while counting is on.
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <new>
 #include <thread>
@@ -13,6 +15,8 @@
 
 #include "test_util.hpp"
 #include "xgrad/mlp.hpp"
+#include "xgrad/nn.hpp"
+#include "xgrad/train.hpp"
 
 extern "C" {
 void* __libc_malloc(std::size_t);
@@ -329,4 +333,62 @@ BOOST_AUTO_TEST_CASE(forward_of_a_node_runs_only_its_inputs_and_allocates_nothin
     BOOST_TEST(n == 0);
     BOOST_TEST(shape_of(model.pred.value()) == (Shape{1, 2}));
     BOOST_TEST((model.loss.value() == fresh.loss.value()));  // the loss still holds the width-33 value
+}
+
+// The digits_classifier loop: Linear layers (xgrad/nn.hpp), softmax_ce on class-index labels, Adam
+// (Optimizer), and each mini-batch gathered in place into the data constants (Tape::leaf_value,
+// resized to the batch's width: 64-wide batches and a short last one of 13). After the first epoch
+// no step allocates, the short batch and the widest included.
+template <class T>
+long linear_adam_epochs_allocations() {
+    NumpyRandom rng(12);
+    const std::size_t n_x = 16, m = 141, B = 64;
+    const Matrix<T> X = test::randn<T>(rng, n_x, m);
+    const Matrix<T> Y = [&] {
+        Matrix<T> labels = Matrix<T>::from_shape({1, m});
+        for (std::size_t j = 0; j < m; ++j) labels(0, j) = T(j % 5);
+        return labels;
+    }();
+    Tape<T> t;
+    auto x = t.constant(Matrix<T>(xt::zeros<T>({n_x, B})), "x");
+    auto y = t.constant(Matrix<T>(xt::zeros<T>({std::size_t(1), B})), "y");
+    Sequential<T> net;
+    net.add(Linear<T>(t, n_x, 32, "fc1", rng)).add(relu<T>).add(Linear<T>(t, 32, 5, "fc2", rng));
+    auto loss = softmax_ce(net(x), y);
+    Optimizer<T> opt(t, OptimizerConfig{OptimizerKind::adam, 1e-3});
+    std::vector<std::size_t> order(m);
+    auto epoch = [&] {
+        for (std::size_t b = 0; b < m; b += B) {
+            const std::size_t n = std::min(B, m - b);
+            for (auto [leaf, all] : {std::make_pair(NodeId(x), &X), std::make_pair(NodeId(y), &Y)}) {
+                Matrix<T>& dst = t.leaf_value(leaf);
+                const std::size_t rows = all->shape()[0];
+                dst.resize({rows, n});
+                for (std::size_t i = 0; i < rows; ++i)
+                    for (std::size_t j = 0; j < n; ++j) dst(i, j) = (*all)(i, order[b + j]);
+            }
+            t.forward();
+            opt.zero_grad();
+            t.backward(loss);
+            opt.step();
+        }
+    };
+    for (std::size_t j = 0; j < m; ++j) order[j] = (j * 37) % m;  // 37 and 141 are coprime
+    epoch();
+    std::reverse(order.begin(), order.end());
+    allocations = 0;
+    counting = true;
+    epoch();
+    epoch();
+    counting = false;
+    BOOST_TEST(std::isfinite(double(loss.value()(0, 0))));
+    return allocations.load();
+}
+
+BOOST_AUTO_TEST_CASE(linear_layers_with_adam_on_mini_batches_allocate_nothing) {
+    const long d = linear_adam_epochs_allocations<double>();
+    BOOST_TEST_MESSAGE("double: " << d << " allocations in two epochs of batches 64, 64, 13");
+    BOOST_TEST(d == 0);
+    const long f = linear_adam_epochs_allocations<float>();
+    BOOST_TEST(f == 0);
 }

@@ -1,7 +1,8 @@
 #define BOOST_TEST_MODULE damaged
 #include <boost/test/unit_test.hpp>
 
-// Issue 7 (reliability): a generated corpus of damaged files runs through the loaders. Each file
+// Issue 7 (reliability): a generated corpus of damaged files runs through the loaders (the
+// digits loader and io::inspect_parameters included). Each file
 // either loads valid data or gives a clear error (a DataError/ShapeError/UsageError, one line,
 // naming the file); nothing crashes, hangs, throws anything else or prints on its own.
 //
@@ -48,10 +49,14 @@
 
 #include "xgrad/checkpoint.hpp"
 #include "xgrad/io.hpp"
+#include "xgrad/nn.hpp"
 #include "xgrad/random.hpp"
 
 #ifndef XGRAD_DEFAULT_DATA_DIR
 #define XGRAD_DEFAULT_DATA_DIR ""
+#endif
+#ifndef XGRAD_DEFAULT_DIGITS_DIR
+#define XGRAD_DEFAULT_DIGITS_DIR ""
 #endif
 
 using namespace xgrad;
@@ -75,9 +80,11 @@ using Bytes = std::vector<unsigned char>;
 
 // ---- the loaders under test ---------------------------------------------------------------------
 
-enum class Loader { dataset, model, checkpoint, image };
+enum class Loader { dataset, model, checkpoint, image, digits, parameters };
 const char* loader_name(Loader l) {
     switch (l) {
+        case Loader::digits: return "io::load_digits_set";
+        case Loader::parameters: return "io::inspect_parameters";
         case Loader::dataset: return "io::load_image_set";
         case Loader::model: return "io::load_model";
         case Loader::checkpoint: return "io::load_checkpoint";
@@ -100,6 +107,25 @@ bool valid_set(const io::ImageSet<double>& s) {
         if (!(v >= 0 && v <= 1)) return false;
     for (double v : s.Y)
         if (v != 0 && v != 1) return false;
+    return true;
+}
+
+bool valid_digits(const io::LabeledSet<double>& s) {
+    const std::size_t n_x = s.height * s.width, K = s.classes.size();
+    if (n_x == 0 || s.X.shape()[0] != n_x || K < 2) return false;
+    const std::size_t m = s.X.shape()[1];
+    if (m == 0 || s.Y.shape()[0] != 1 || s.Y.shape()[1] != m || s.pixels.size() != m * n_x) return false;
+    for (double v : s.X)
+        if (!(v >= 0 && v <= 1)) return false;
+    for (double v : s.Y)
+        if (!(v >= 0 && v < double(K) && v == std::floor(v))) return false;
+    return true;
+}
+
+bool valid_parameters(const io::SavedParameters& p) {
+    if (p.dtype != "f32" && p.dtype != "f64") return false;
+    for (const auto& [name, shape] : p.shapes)
+        if (name.empty() || shape.rows == 0 || shape.cols == 0) return false;
     return true;
 }
 
@@ -178,6 +204,10 @@ int child_load(Loader loader, const std::string& path, int out_fd) {
                     ok = valid_set(io::load_image_set<double>(path, "train_set_x", "train_set_y"));
                     break;
                 case Loader::model: ok = valid_model(io::load_model(path)); break;
+                case Loader::digits:
+                    ok = valid_digits(io::load_digits_set<double>(path, "train_set_x", "train_set_y"));
+                    break;
+                case Loader::parameters: ok = valid_parameters(io::inspect_parameters(path)); break;
                 case Loader::checkpoint:
                     ok = io::checkpoint_dtype(path) == "f32"
                              ? valid_checkpoint(io::load_checkpoint<float>(path))
@@ -709,6 +739,53 @@ void run_corpus() {
             write_set(path, spec);
             c.check("dataset/wrong-type-rank-shape", Loader::dataset, path);
         }
+    }
+
+    // ---------------------------------------------------------------- digits (the [m,h,w] layout)
+    {
+        // 12 images of 8x8, grey levels 0..16, labels 0..9, list_classes "0".."9" as fixed-length bytes
+        const std::string base_path = (tmp.path / "base_digits.h5").string();
+        auto write_digits = [](const std::string& path, const H5::PredType& y_type, std::size_t m) {
+            H5::H5File f(path, H5F_ACC_TRUNC);
+            const hsize_t xd[3] = {m, 8, 8}, yd[1] = {m}, cd[1] = {10};
+            std::vector<std::uint8_t> px(m * 64);
+            for (std::size_t k = 0; k < px.size(); ++k) px[k] = std::uint8_t((k * 7) % 17);
+            std::vector<long long> y(m);
+            for (std::size_t j = 0; j < m; ++j) y[j] = (long long)(j % 10);
+            f.createDataSet("train_set_x", H5::PredType::STD_U8LE, H5::DataSpace(3, xd))
+                .write(px.data(), H5::PredType::NATIVE_UINT8);
+            f.createDataSet("train_set_y", y_type, H5::DataSpace(1, yd)).write(y.data(), H5::PredType::NATIVE_LLONG);
+            const H5::StrType t(H5::PredType::C_S1, 1);
+            f.createDataSet("list_classes", t, H5::DataSpace(1, cd)).write("0123456789", t);
+        };
+        write_digits(base_path, H5::PredType::STD_I64LE, 12);
+        c.check("digits/valid", Loader::digits, base_path);
+        c.damage("digits", Loader::digits, read_bytes(base_path), ".h5", rng, 20, 15, 15, 10, 10);
+        // the real training file, if present: its metadata damaged (the first 2 KiB)
+        const fs::path real = fs::path(XGRAD_DEFAULT_DIGITS_DIR) / "train_digits.h5";
+        std::error_code ec;
+        if (fs::is_regular_file(real, ec)) {
+            const Bytes whole = read_bytes(real.string());
+            c.file("real-digits/valid", Loader::digits, whole, ".h5");
+            c.damage("real-digits", Loader::digits, whole, ".h5", rng, 6, 3, 3, 3, 0);
+            const Bytes head(whole.begin(), whole.begin() + 2048);
+            for (int i = 0; i < 6; ++i) {
+                Bytes b = whole;
+                const Bytes h = flipped(head, 1 + int(rng.below(8)), rng);
+                std::copy(h.begin(), h.end(), b.begin());
+                c.file("real-digits/flip-metadata", Loader::digits, b, ".h5");
+            }
+        }
+        // what a model file written by xgrad::save looks like (datasets named by the parameters)
+        const std::string params_path = (tmp.path / "base_parameters.h5").string();
+        {
+            Tape<double> t;
+            t.parameter(Matrix<double>(xt::ones<double>({std::size_t(5), std::size_t(64)}) * 0.25), "fc1.W");
+            t.parameter(Matrix<double>(xt::ones<double>({std::size_t(5), std::size_t(1)}) * -0.5), "fc1.b");
+            save(params_path, t);
+        }
+        c.check("parameters/valid", Loader::parameters, params_path);
+        c.damage("parameters", Loader::parameters, read_bytes(params_path), ".h5", rng, 15, 10, 10, 5, 5);
     }
 
     // ---------------------------------------------------------------- models

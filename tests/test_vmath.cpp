@@ -1,7 +1,7 @@
 #define BOOST_TEST_MODULE vmath
 #include <boost/test/unit_test.hpp>
 
-// The vectorised kernels of sigmoid, tanh and the fused sigmoid + cross-entropy (lib/vmath.hpp)
+// The vectorised kernels of exp, sigmoid, tanh and the fused sigmoid + cross-entropy (lib/vmath.hpp)
 // against the plain libm loops they replace: same values within a few ulp, same special cases
 // (overflow to exactly 0 or 1, NaN stays NaN), every length (the tails), and results that do not
 // depend on where an element sits in the array.
@@ -78,6 +78,7 @@ void compare_elementwise(void (*simd)(const T*, T*, std::size_t), void (*plain)(
 
 template <class T>
 void check_kernels(double ulps) {
+    compare_elementwise<T>(vmath::simd::exp, vmath::plain::exp, "exp", ulps);
     compare_elementwise<T>(vmath::simd::sigmoid, vmath::plain::sigmoid, "sigmoid", ulps);
     compare_elementwise<T>(vmath::simd::tanh, vmath::plain::tanh, "tanh", ulps);
 
@@ -85,7 +86,14 @@ void check_kernels(double ulps) {
     // anomaly check must see it)
     const T inf = std::numeric_limits<T>::infinity(), nan = std::numeric_limits<T>::quiet_NaN();
     const std::vector<T> x = {T(-1000), T(1000), nan, T(0), -inf, inf};
-    std::vector<T> y(x.size()), t(x.size());
+    std::vector<T> y(x.size()), t(x.size()), e(x.size());
+    vmath::simd::exp(x.data(), e.data(), x.size());
+    BOOST_TEST(e[0] == T(0));  // exp(-1000) underflows to exactly 0, exp(1000) overflows to inf
+    BOOST_TEST(std::isinf(e[1]));
+    BOOST_TEST(std::isnan(e[2]));
+    BOOST_TEST(e[3] == T(1));
+    BOOST_TEST(e[4] == T(0));
+    BOOST_TEST(std::isinf(e[5]));
     vmath::simd::sigmoid(x.data(), y.data(), x.size());
     vmath::simd::tanh(x.data(), t.data(), x.size());
     BOOST_TEST(y[0] == T(0));
@@ -147,7 +155,10 @@ BOOST_AUTO_TEST_CASE(simd_kernels_match_the_plain_loops) {
         // the picked kernels must then be the plain ones, bit for bit
         BOOST_TEST(std::string(vmath::kernels()) == "plain");
         const auto x = logits<double>(100, 1, 40);
-        std::vector<double> a(100), b(100), c(100), d(100);
+        std::vector<double> a(100), b(100), c(100), d(100), e(100), f(100);
+        vmath::exp(x.data(), e.data(), 100);
+        vmath::plain::exp(x.data(), f.data(), 100);
+        BOOST_TEST(same_bits(e, f));
         vmath::sigmoid(x.data(), a.data(), 100);
         vmath::plain::sigmoid(x.data(), b.data(), 100);
         vmath::tanh(x.data(), c.data(), 100);
@@ -165,11 +176,14 @@ template <class T>
 void check_position_independent(std::size_t n) {
     const auto x = logits<T>(n, 21 + std::uint32_t(n), 20);
     const auto lab = labels<T>(n, 3 + std::uint32_t(n));
-    std::vector<T> s(n), t(n), g(n, T(0)), one(1);
+    std::vector<T> s(n), t(n), g(n, T(0)), ex(n), one(1);
+    vmath::exp(x.data(), ex.data(), n);
     vmath::sigmoid(x.data(), s.data(), n);
     vmath::tanh(x.data(), t.data(), n);
     vmath::bce_grad(x.data(), lab.data(), T(0.5), g.data(), n);
     for (std::size_t i = 0; i < n; ++i) {
+        vmath::exp(x.data() + i, one.data(), 1);
+        BOOST_TEST(std::memcmp(&one[0], &ex[i], sizeof(T)) == 0, "exp n=" << n << " i=" << i);
         vmath::sigmoid(x.data() + i, one.data(), 1);
         BOOST_TEST(std::memcmp(&one[0], &s[i], sizeof(T)) == 0, "sigmoid n=" << n << " i=" << i);
         vmath::tanh(x.data() + i, one.data(), 1);

@@ -25,10 +25,15 @@
 #include <sstream>
 #include <thread>
 
+#include "bench_util.hpp"
 #include "xgrad/io.hpp"
 #include "xgrad/xgrad.hpp"
 
 using namespace xgrad;
+using bench::fmt;
+using bench::parse_kv;
+using bench::Run;
+using bench::run_command;
 namespace fs = std::filesystem;
 
 namespace {
@@ -37,12 +42,6 @@ struct Stats {
     double median = 0, min = 0, max = 0;  // milliseconds
     bool finite = true;                   // every cost of the timed run was finite
 };
-
-std::string fmt(double v, int prec = 3) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.*f", prec, v);
-    return buf;
-}
 
 // Trains `iters` steps after `warmup` steps and returns per-step times.
 template <class T>
@@ -75,50 +74,6 @@ void synthetic(std::size_t n, std::size_t m, Matrix<T>& X, Matrix<T>& Y, std::ui
     for (auto& v : X) v = T(rng.uniform());
     Y = Matrix<T>::from_shape({1, m});
     for (auto& v : Y) v = rng.uniform() < 0.5 ? T(0) : T(1);
-}
-
-// Runs a command, returns its stdout, its exit status and its peak resident memory (KiB).
-struct Run {
-    std::string out;
-    int status = -1;
-    long max_rss_kib = 0;
-};
-Run run_command(const std::vector<std::string>& argv) {
-    Run r;
-    int pipefd[2];
-    if (pipe(pipefd) != 0) return r;
-    const pid_t pid = fork();
-    if (pid == 0) {
-        dup2(pipefd[1], STDOUT_FILENO);
-        close(pipefd[0]);
-        close(pipefd[1]);
-        std::vector<char*> args;
-        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
-        execv(args[0], args.data());
-        _exit(127);
-    }
-    close(pipefd[1]);
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(pipefd[0], buf, sizeof buf)) > 0) r.out.append(buf, std::size_t(n));
-    close(pipefd[0]);
-    int status = 0;
-    struct rusage ru {};
-    wait4(pid, &status, 0, &ru);
-    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.max_rss_kib = ru.ru_maxrss;
-    return r;
-}
-
-// "key value" lines -> map
-std::map<std::string, double> parse_kv(const std::string& text) {
-    std::map<std::string, double> kv;
-    std::istringstream in(text);
-    std::string key;
-    double v;
-    while (in >> key >> v) kv[key] = v;
-    return kv;
 }
 
 struct Row {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages xgrad needs (only those missing), then configures and builds it in
 # Release into build/ (or $XGRAD_BUILD_DIR). Safe to run again: it skips what is already done.
-# Usage: tools/setup.sh [extra cmake -D options...]
+# Usage: [XGRAD_SETUP_PEERS=1] tools/setup.sh [extra cmake -D options...]
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,6 +18,13 @@ packages=(
   python3-numpy python3-h5py   # the seed program and the h5py check of saved models
   valgrind                     # the memcheck test (tests/run_valgrind.cmake)
 )
+
+# The benchmarks' peers, optional (the library and its tests need none of them; a missing peer is
+# reported in its benchmark row): XGRAD_SETUP_PEERS=1 tools/setup.sh also installs PyTorch and
+# scikit-learn for /usr/bin/python3 (tools/bench_digits_peers.py) and libtorch (xgrad_bench_torch).
+if [ "${XGRAD_SETUP_PEERS:-0}" = 1 ]; then
+  packages+=(python3-torch python3-sklearn libtorch-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -11,10 +11,26 @@
 
 namespace xgrad::io {
 
-// Where the cat/non-cat dataset is: `option` if not empty, else $XGRAD_DATA if set, else `fallback`.
-// The directory must hold train_catvnoncat.h5 and test_catvnoncat.h5; otherwise a DataError says
-// every place it looked and where the files come from.
+// A dataset the programs look for: what it is called in messages, the environment variable that
+// may say where it is, the files its directory must hold, and where they come from.
+struct DatasetPlace {
+    std::string what;                // "cat/non-cat dataset"
+    std::string env;                 // "XGRAD_DATA"
+    std::vector<std::string> files;  // every one must be a regular file in the directory
+    std::string origin;              // said when the dataset is not found
+};
+// Where dataset `place` is: `option` (the program's --data) if not empty, else $<place.env> if
+// set, else `fallback`. When a file is missing there, a DataError says every place it looked, which
+// files are missing and where they come from.
+std::string find_dataset_dir(const std::string& option, const std::string& fallback,
+                             const DatasetPlace& place);
+
+// The cat/non-cat dataset: --data, $XGRAD_DATA, then `fallback`; train_catvnoncat.h5 and
+// test_catvnoncat.h5.
 std::string find_data_dir(const std::string& option, const std::string& fallback);
+// The handwritten digits: --data, $XGRAD_DIGITS_DATA, then `fallback`; train_digits.h5 and
+// test_digits.h5.
+std::string find_digits_dir(const std::string& option, const std::string& fallback);
 
 // One split of an image dataset: images [m,h,w,c] uint8 flattened in C order and divided by 255 into
 // X [h·w·c, m] (a column per example, as the seed), labels 0/1 into Y [1, m].
@@ -39,6 +55,45 @@ struct CatData {
 // train_catvnoncat.h5 (train_set_x/_y) and test_catvnoncat.h5 (test_set_x/_y) of `dir`.
 template <class T>
 CatData<T> load_catvnoncat(const std::string& dir);
+
+// One split of a grey-level image dataset with K classes (the digits): images [m,h,w] uint8 with
+// levels 0..`levels` (16 for the digits, 16 = darkest ink), flattened in C order and divided by
+// `levels` into X [h·w, m] (a column per example); labels, integers 0..K-1 with K the number of
+// names in list_classes, into Y [1, m] as class indices (what softmax_ce takes).
+template <class T>
+struct LabeledSet {
+    Matrix<T> X;
+    Matrix<T> Y;
+    std::size_t height = 0, width = 0;
+    std::vector<std::string> classes;  // list_classes, e.g. {"0", ..., "9"}
+    std::vector<std::uint8_t> pixels;  // the raw images, m·h·w bytes (for pictures)
+};
+
+// Reads datasets `x_name`, `y_name` and `list_classes` of `file` and validates them: every
+// problem is a DataError "<file>: dataset '<name>': expected ..., found ..." (a pixel above
+// `levels`, a label outside 0..K-1, a wrong type, rank or count).
+template <class T>
+LabeledSet<T> load_digits_set(const std::string& file, const std::string& x_name,
+                              const std::string& y_name, unsigned levels = 16);
+
+template <class T>
+struct DigitsData {
+    LabeledSet<T> train, test;
+};
+// train_digits.h5 (train_set_x/_y) and test_digits.h5 (test_set_x/_y) of `dir`; the test images
+// must have the training images' size and the same class names.
+template <class T>
+DigitsData<T> load_digits(const std::string& dir);
+
+// The parameters a file written by xgrad::save holds, without their values: the root attribute
+// dtype ("f32"/"f64") and each dataset's name and 2-D shape, in the file's (alphabetical) order.
+// For programs that rebuild a model from its file. A file that is not such a file, or is damaged,
+// is a DataError naming it.
+struct SavedParameters {
+    std::string dtype;
+    std::vector<std::pair<std::string, Shape>> shapes;
+};
+SavedParameters inspect_parameters(const std::string& path);
 
 // A trained model as stored in model.h5: W1..WL, b1..bL (seed shapes) and attributes.
 struct ModelFile {

@@ -1,11 +1,13 @@
 #pragma once
 // Per-column helpers of the softmax family (softmax, log_softmax, softmax_ce): each column of a
 // [K,m] matrix is one example's K logits.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
 
 #include "ops/ops.hpp"
+#include "vmath.hpp"
 
 namespace xgrad::ops {
 
@@ -18,6 +20,42 @@ inline void column_max_sum(const T* z, std::size_t K, std::size_t m, std::size_t
     for (std::size_t i = 1; i < K; ++i) mx = std::max(mx, double(z[i * m + j]));
     s = 0;
     for (std::size_t i = 0; i < K; ++i) s += std::exp(double(z[i * m + j]) - mx);
+}
+
+// ---- blocks of columns, a row at a time (softmax_ce) ----
+// Up to kBlock neighbouring columns j0 .. j0+n-1 are handled together, a row at a time: each row's
+// n entries are contiguous, so their exps are one call of vmath::exp (AVX2 libmvec where it runs,
+// within a few ulp of libm; the plain loops are libm's exp, in the same order as column by column).
+// The buffers are on the stack: nothing is allocated.
+constexpr std::size_t kBlock = 64;
+
+// e[q] = exp((z[i, j0+q] - mx[q]) - log_s[q]), q < n, in double (log_s may be null: 0).
+template <class T>
+inline void block_row_exp(const T* z, std::size_t m, std::size_t i, std::size_t j0, std::size_t n,
+                          const double* mx, const double* log_s, double* e) {
+    const T* row = z + i * m + j0;
+    for (std::size_t q = 0; q < n; ++q) e[q] = double(row[q]) - mx[q];
+    if (log_s)
+        for (std::size_t q = 0; q < n; ++q) e[q] -= log_s[q];
+    vmath::exp(e, e, n);
+}
+
+// For the columns j0 .. j0+n-1 (n <= kBlock) of a row-major [K,m] matrix: each column's max and
+// log_s = log Σ_i exp(z - max), so that log Σ_i exp(z) = max + log_s (never exp of a large positive
+// number); the block form of column_max_sum.
+template <class T>
+inline void block_max_logsum(const T* z, std::size_t K, std::size_t m, std::size_t j0, std::size_t n, double* mx,
+                             double* log_s) {
+    double s[kBlock], e[kBlock];
+    for (std::size_t q = 0; q < n; ++q) mx[q] = double(z[j0 + q]);
+    for (std::size_t i = 1; i < K; ++i)
+        for (std::size_t q = 0; q < n; ++q) mx[q] = std::max(mx[q], double(z[i * m + j0 + q]));
+    for (std::size_t q = 0; q < n; ++q) s[q] = 0;
+    for (std::size_t i = 0; i < K; ++i) {
+        block_row_exp(z, m, i, j0, n, mx, static_cast<const double*>(nullptr), e);
+        for (std::size_t q = 0; q < n; ++q) s[q] += e[q];
+    }
+    for (std::size_t q = 0; q < n; ++q) log_s[q] = std::log(s[q]);
 }
 
 // The class index stored in a [1,m] label row, checked.

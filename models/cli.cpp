@@ -1,0 +1,107 @@
+#include "cli.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <new>
+
+#include <unistd.h>
+
+#include "xgrad/mlp.hpp"
+
+namespace xgrad::cli {
+
+std::string py_float(double v) {
+    char buf[64];
+    for (int p = 1; p <= 17; ++p) {
+        std::snprintf(buf, sizeof buf, "%.*g", p, v);
+        if (std::strtod(buf, nullptr) == v) break;
+    }
+    std::string s = buf;
+    if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+    return s;
+}
+
+CLI::Validator number_check(bool (*ok)(double), const char* what) {
+    return CLI::Validator(
+        [ok, what](std::string& text) -> std::string {
+            char* end = nullptr;
+            const double v = std::strtod(text.c_str(), &end);
+            if (end == text.c_str() || *end != '\0' || !std::isfinite(v) || !ok(v))
+                return std::string("must be ") + what + ", got " + text;
+            return {};
+        },
+        what);
+}
+
+CLI::Validator positive() {
+    return number_check([](double v) { return v > 0; }, "a number > 0");
+}
+
+CLI::Validator layer_size() {
+    return CLI::Validator(
+        [](std::string& text) -> std::string {
+            try {
+                parse_layer_size(text);
+                return {};
+            } catch (const UsageError& e) {
+                return e.what();
+            }
+        },
+        "SIZE");
+}
+
+void ensure_writable(const std::string& dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) throw UsageError("--out " + dir + ": cannot create the directory (" + ec.message() + ")");
+    const std::string probe =
+        (std::filesystem::path(dir) / (".xgrad_probe." + std::to_string(::getpid()))).string();
+    std::FILE* f = std::fopen(probe.c_str(), "w");
+    if (!f) throw UsageError("--out " + dir + ": cannot write there (" + std::strerror(errno) + ")");
+    std::fclose(f);
+    std::remove(probe.c_str());
+}
+
+void remove_stale_temporaries(const std::string& dir) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        const auto pos = name.find(".h5.tmp.");
+        if (pos == std::string::npos) continue;
+        const std::string pid = name.substr(pos + 8);
+        if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+        if (!std::filesystem::exists("/proc/" + pid)) std::filesystem::remove(entry.path(), ec);
+    }
+}
+
+int run(const char* program, CLI::App& app, int argc, char** argv, const std::function<int()>& body,
+        const std::string& memory_hint) {
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::fprintf(stderr, "%s: %s (see %s --help)\n", program, e.what(), program);
+        return 2;
+    }
+    try {
+        return body();
+    } catch (const std::bad_alloc&) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "%s: not enough memory for this run%s\n", program,
+                     memory_hint.empty() ? "" : (" " + memory_hint).c_str());
+        return 2;
+    } catch (const std::exception& e) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "%s: %s\n", program, e.what());
+        return 2;
+    }
+}
+
+}  // namespace xgrad::cli
