@@ -98,8 +98,8 @@ public:
     void finish() {
         done_ = true;
         grads();
+        t_.set_check_finite(check_finite_);  // before forward: restored even if it throws
         t_.forward();
-        t_.set_check_finite(check_finite_);
     }
     ~Restore() {
         if (done_) return;

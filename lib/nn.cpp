@@ -52,6 +52,7 @@ const char* const kFormat = "xgrad-parameters";
 template <class T>
 void check_names(const std::string& who, const NamedParameters<T>& params) {
     std::set<std::string> seen;
+    std::set<std::pair<const void*, NodeId>> nodes;
     for (const auto& [name, v] : params) {
         if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
             throw UsageError(who + ": '" + name + "' cannot name a parameter (empty, '/', '.' or '..')");
@@ -59,6 +60,8 @@ void check_names(const std::string& who, const NamedParameters<T>& params) {
         if (!v.valid()) throw UsageError(who + ": parameter '" + name + "' is an empty Var");
         if (v.tape().node(v).op != OpKind::parameter)
             throw UsageError(who + ": '" + name + "' is not a parameter node");
+        if (!nodes.insert({&v.tape(), v.id()}).second)
+            throw UsageError(who + ": parameter '" + name + "' appears twice (under another name too)");
     }
 }
 

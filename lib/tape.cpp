@@ -285,6 +285,9 @@ Var<T> Tape<T>::record(const CustomOp<T>& op, Operand<T> a, Operand<T> b) {
 
 template <class T>
 Var<T> Tape<T>::add_node(OpKind op, NodeId a, NodeId b, const Attr& attr, const CustomOp<T>* custom) {
+    // a leaf input whose value changed shape since the last forward (set_value, leaf_value)
+    for (NodeId in : {a, b})
+        if (in >= 0 && is_leaf(nodes_[std::size_t(in)].op)) sync_leaf(std::size_t(in));
     Node<T> n;
     n.op = op;
     n.attr = attr;
@@ -390,17 +393,22 @@ void Tape<T>::report_non_finite(const char* pass, NodeId id, const Matrix<T>& ba
 // longer fit); its buffers change shape within their capacity, so they grow only past the widest
 // batch seen and never allocate for a narrower one.
 template <class T>
+void Tape<T>::sync_leaf(std::size_t i) {
+    Node<T>& n = nodes_[i];
+    const Shape now = shape_of(n.value);
+    if (now == n.shape) return;
+    if (n.op == OpKind::parameter)
+        throw ShapeError("forward: parameter " + describe(NodeId(i)) + " is now " + to_string(now) +
+                         " (a parameter keeps its shape)");
+    if (n.value.size() == 0) throw ShapeError("forward: constant " + describe(NodeId(i)) + " is now empty");
+    n.shape = now;
+    shapes_stale_ = true;
+}
+
+template <class T>
 void Tape<T>::forward_node(std::size_t i) {
     Node<T>& n = nodes_[i];
-    if (is_leaf(n.op)) {
-        const Shape now = shape_of(n.value);
-        if (now == n.shape) return;
-        if (n.op == OpKind::parameter)
-            throw ShapeError("forward: parameter " + describe(NodeId(i)) + " is now " + to_string(now) +
-                             " (a parameter keeps its shape)");
-        n.shape = now;
-        return;
-    }
+    if (is_leaf(n.op)) return sync_leaf(i);
     const Shape sa = nodes_[std::size_t(n.in0)].shape;
     const Shape sb = n.in1 >= 0 ? nodes_[std::size_t(n.in1)].shape : Shape{};
     Shape s;
@@ -410,9 +418,11 @@ void Tape<T>::forward_node(std::size_t i) {
         throw ShapeError("forward: node %" + std::to_string(i) + ": " + e.what());
     }
     if (s != n.shape) {
-        n.shape = s;
+        shapes_stale_ = true;
+        // the buffers first: if one cannot grow, the node keeps its old shape and buffers
         n.value.resize({s.rows, s.cols});
         if (n.requires_grad) n.grad.resize({s.rows, s.cols});
+        n.shape = s;
     }
     prepare(n);
     run_forward(n);
@@ -421,7 +431,9 @@ void Tape<T>::forward_node(std::size_t i) {
 
 template <class T>
 void Tape<T>::forward() {
+    shapes_stale_ = true;  // until every node has been derived again
     for (std::size_t i = 0; i < nodes_.size(); ++i) forward_node(i);
+    shapes_stale_ = false;
 }
 
 template <class T>
@@ -436,6 +448,7 @@ void Tape<T>::forward(NodeId target) {
         reach_[std::size_t(n.in0)] = 1;
         if (n.in1 >= 0) reach_[std::size_t(n.in1)] = 1;
     }
+    // (a shape changed here leaves the other nodes behind: shapes_stale_ until a full forward())
     for (std::size_t i = 0; i <= std::size_t(target); ++i)
         if (reach_[i]) forward_node(i);
 }
@@ -449,6 +462,11 @@ void Tape<T>::backward(NodeId loss) {
     if (!l.requires_grad)
         throw UsageError("backward: node " + std::to_string(loss) + " (" + name_of(l) +
                          ") does not depend on any parameter");
+    bool stale = shapes_stale_;
+    for (const Node<T>& n : nodes_) stale = stale || (is_leaf(n.op) && shape_of(n.value) != n.shape);
+    if (stale)
+        throw UsageError("backward: shapes changed since the last complete forward() (data of another "
+                         "width, forward(node), or a forward() that failed): run forward() first");
 
     // Which nodes lead to the loss: one reverse sweep (the tape is topologically ordered).
     reach_.assign(nodes_.size(), 0);
@@ -462,7 +480,10 @@ void Tape<T>::backward(NodeId loss) {
     // Intermediate gradients start from zero on every pass; parameter gradients accumulate.
     for (auto& n : nodes_)
         if (n.requires_grad && n.op != OpKind::parameter) n.grad.fill(T(0));
-    nodes_[std::size_t(loss)].grad.fill(T(1));
+    if (l.op == OpKind::parameter)
+        nodes_[std::size_t(loss)].grad(0, 0) += T(1);  // a parameter's gradient accumulates
+    else
+        nodes_[std::size_t(loss)].grad.fill(T(1));
 
     for (std::size_t i = std::size_t(loss) + 1; i-- > 0;) {
         Node<T>& n = nodes_[i];
@@ -518,6 +539,7 @@ void Tape<T>::set_value(NodeId id, const Matrix<T>& v) {
     // a constant may change shape (another batch width): within the buffer's capacity, no allocation
     if (shape_of(dst) != shape_of(v)) dst.resize({v.shape()[0], v.shape()[1]});
     std::copy(v.begin(), v.end(), dst.begin());
+    sync_leaf(std::size_t(id));
 }
 
 template <class T>

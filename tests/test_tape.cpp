@@ -217,3 +217,48 @@ BOOST_AUTO_TEST_CASE(anomaly_check_names_the_first_non_finite_node) {
     b.backward(l);
     BOOST_TEST(!std::isfinite(b.grad(p)(0, 0)));
 }
+
+// Found in review: an op recorded after set_value sees the new width (it computed on the old
+// shape and wrote past its buffer); backward() refuses a graph whose shapes a complete forward()
+// has not derived since they changed (it read past the narrower labels).
+BOOST_AUTO_TEST_CASE(recording_and_backward_after_a_change_of_width) {
+    Tape<double> t;
+    auto x = t.constant(M(xt::ones<double>({2, 2})));
+    auto W = t.parameter(M(xt::ones<double>({3, 2})));
+    auto y = t.constant(M(xt::zeros<double>({3, 2})));
+    auto loss = mse(matmul(W, x), y);
+    t.set_value(x, M(xt::ones<double>({2, 4096})));
+    BOOST_TEST(x.shape() == (Shape{2, 4096}));
+    auto z = matmul(W, x);  // recorded before any forward(): uses the new width
+    BOOST_TEST(z.shape() == (Shape{3, 4096}));
+    BOOST_TEST(z.value()(2, 4095) == 2.0);
+    // the loss node still has the old width's labels: backward refuses until forward() ran
+    BOOST_CHECK_THROW(t.backward(loss), UsageError);
+    BOOST_CHECK_THROW(t.forward(), ShapeError);  // y is still [3,2]: mse's shapes differ
+    BOOST_CHECK_THROW(t.backward(loss), UsageError);  // a forward that threw leaves it stale
+    t.set_value(y, M(xt::zeros<double>({3, 4096})));
+    t.forward();
+    t.backward(loss);
+    BOOST_TEST(loss.value()(0, 0) == 4.0);
+    // forward(node) that changes a width leaves the rest behind
+    t.set_value(x, M(xt::ones<double>({2, 3})));
+    t.forward(z);
+    BOOST_TEST(z.shape() == (Shape{3, 3}));
+    BOOST_CHECK_THROW(t.backward(loss), UsageError);
+    t.set_value(y, M(xt::zeros<double>({3, 3})));
+    t.forward();
+    t.zero_grad();
+    t.backward(loss);
+    BOOST_TEST(W.grad()(0, 0) == 2.0 * 2.0 * 3.0 / 9.0 * 1.0 * 1.0);  // 2(Wx - y)/N · x summed over 3 columns
+    // a constant emptied behind the tape's back
+    t.leaf_value(x).resize({2, 0});
+    BOOST_CHECK_THROW(t.forward(), ShapeError);
+}
+
+BOOST_AUTO_TEST_CASE(a_parameter_as_the_loss_accumulates_its_gradient) {
+    Tape<double> t;
+    auto p = t.parameter(M{{3.0}});
+    t.backward(p);
+    t.backward(p);
+    BOOST_TEST(p.grad()(0, 0) == 2.0);
+}

@@ -1016,3 +1016,35 @@ BOOST_AUTO_TEST_CASE(the_example_expression_compiles_and_trains) {
     for (std::size_t j = 0; j < 8; ++j)
         BOOST_CHECK_MESSAGE((pred.value()(0, j) > 0.5) == (Y(0, j) == 1.0), "column " << j);
 }
+
+// Found in review: a Var or a double where a node id, an axis or an exponent is expected must not
+// compile into a silent conversion (Var -> NodeId -> int/double, double -> NodeId).
+namespace {
+template <class A, class B, class = void>
+struct can_pow : std::false_type {};
+template <class A, class B>
+struct can_pow<A, B, std::void_t<decltype(pow(std::declval<A>(), std::declval<B>()))>> : std::true_type {};
+template <class A, class B, class = void>
+struct can_max : std::false_type {};
+template <class A, class B>
+struct can_max<A, B, std::void_t<decltype(max(std::declval<A>(), std::declval<B>()))>> : std::true_type {};
+template <class A, class B, class = void>
+struct can_add : std::false_type {};
+template <class A, class B>
+struct can_add<A, B, std::void_t<decltype(std::declval<A>() + std::declval<B>())>> : std::true_type {};
+template <class B, class = void>
+struct tape_mul_takes : std::false_type {};
+template <class B>
+struct tape_mul_takes<B, std::void_t<decltype(std::declval<Tape<double>&>().mul(std::declval<Var<double>>(), std::declval<B>()))>>
+    : std::true_type {};
+}  // namespace
+
+static_assert(can_pow<Var<double>, double>::value && !can_pow<Var<double>, Var<double>>::value);
+static_assert(can_max<Var<double>, int>::value && !can_max<Var<double>, Var<double>>::value);
+static_assert(can_add<Var<double>, Var<double>>::value && can_add<Var<double>, double>::value);
+static_assert(!can_add<Var<float>, Var<double>>::value);
+static_assert(tape_mul_takes<NodeId>::value && tape_mul_takes<Var<double>>::value && !tape_mul_takes<double>::value);
+
+BOOST_AUTO_TEST_CASE(conversions_that_would_be_silent_do_not_compile) {
+    BOOST_TEST(true);  // the static_asserts above are the test
+}

@@ -75,11 +75,13 @@ public:
     bool empty() const noexcept { return size_ == 0; }
     size_type size() const noexcept { return size_; }
     // Within the capacity: no allocation, the first min(old, new) elements are kept. Beyond it:
-    // a new allocation of exactly n elements; the contents are not kept (xt::uvector's rule).
+    // a new allocation of exactly n elements; the contents are not kept (xt::uvector's rule). If
+    // that allocation throws, the buffer is left as it was.
     void resize(size_type n) {
         if (n > cap_) {
-            release();
-            grow(n);
+            Buffer bigger;
+            bigger.grow(n);
+            swap(bigger);
         }
         size_ = n;
     }

@@ -18,6 +18,7 @@
 //     };
 //     auto h = xgrad::custom<Softplus>(matmul(W, x) + b);
 //
+// forward/backward may also be plain functions of Matrix<double> (or float) for an op of one type.
 // A binary op has `static Shape shape(Shape a, Shape b)`, `forward(a, b, y)` and
 // `backward(a, b, y, gy, Matrix<T>* ga, Matrix<T>* gb)`, where ga or gb is null when that input
 // needs no gradient. The output buffer has the shape the rule gave; shape() throws ShapeError for
@@ -35,15 +36,15 @@ template <class Op, class T>
 struct CustomAdapter {
     static Shape shape1(Shape a, Shape) { return Op::shape(a); }
     static Shape shape2(Shape a, Shape b) { return Op::shape(a, b); }
-    static void forward1(const Matrix<T>& a, const Matrix<T>*, Matrix<T>& out) { Op::template forward<T>(a, out); }
-    static void forward2(const Matrix<T>& a, const Matrix<T>* b, Matrix<T>& out) { Op::template forward<T>(a, *b, out); }
+    static void forward1(const Matrix<T>& a, const Matrix<T>*, Matrix<T>& out) { Op::forward(a, out); }
+    static void forward2(const Matrix<T>& a, const Matrix<T>* b, Matrix<T>& out) { Op::forward(a, *b, out); }
     static void backward1(const Matrix<T>& a, const Matrix<T>*, const Matrix<T>& out, const Matrix<T>& gout,
                           Matrix<T>* ga, Matrix<T>*) {
-        if (ga) Op::template backward<T>(a, out, gout, *ga);
+        if (ga) Op::backward(a, out, gout, *ga);
     }
     static void backward2(const Matrix<T>& a, const Matrix<T>* b, const Matrix<T>& out, const Matrix<T>& gout,
                           Matrix<T>* ga, Matrix<T>* gb) {
-        Op::template backward<T>(a, *b, out, gout, ga, gb);
+        Op::backward(a, *b, out, gout, ga, gb);
     }
     // One immutable definition per op and element type, for the program's lifetime.
     static const CustomOp<T>& unary() {

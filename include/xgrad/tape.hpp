@@ -14,6 +14,7 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "xgrad/op_list.hpp"
@@ -116,7 +117,10 @@ template <class T>
 struct Operand {
     const Tape<T>* tape = nullptr;  // null for a bare id
     NodeId id = -1;
-    Operand(NodeId i) : id(i) {}  // NOLINT: implicit on purpose
+    // implicit on purpose (the id-based API), but only from an integer: `t.mul(a, 0.5)` must not
+    // quietly mean node 0
+    template <class I, std::enable_if_t<std::is_integral_v<I> && !std::is_same_v<I, bool>, int> = 0>
+    Operand(I i) : id(NodeId(i)) {}  // NOLINT
     Operand(const Var<T>& v) : tape(v.valid() ? &v.tape() : nullptr), id(v.id()) {
         if (!v.valid()) throw UsageError("an empty Var (default-constructed) used as an operand");
     }
@@ -241,6 +245,10 @@ private:
     std::vector<NodeId> parameters_;
     std::vector<char> reach_;  // scratch for backward: node leads to the loss
     bool check_finite_ = false;
+    // A shape may differ from what the last complete forward() derived (set_value with another
+    // shape, forward(node), a forward() that threw): backward() refuses until forward() has run.
+    bool shapes_stale_ = false;
+    void sync_leaf(std::size_t i);
     std::string describe(NodeId id) const;
     const char* name_of(const Node<T>& n) const { return n.custom ? n.custom->name : op_name(n.op); }
     [[noreturn]] void report_non_finite(const char* pass, NodeId id, const Matrix<T>& bad,

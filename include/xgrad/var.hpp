@@ -54,7 +54,19 @@ Var<T> operator/(const Var<T>& a, const Var<T>& b) { return a.tape().record(OpKi
 template <class T>
 Var<T> operator-(const Var<T>& a) { return a.tape().record(OpKind::scale, a, detail::scalar_attr(-1)); }
 
+// Vars of two element types do not mix (without these, both would convert to NodeId and `a + b`
+// would add two node ids).
+template <class T, class U, std::enable_if_t<!std::is_same_v<T, U>, int> = 0>
+void operator+(const Var<T>&, const Var<U>&) = delete;
+template <class T, class U, std::enable_if_t<!std::is_same_v<T, U>, int> = 0>
+void operator-(const Var<T>&, const Var<U>&) = delete;
+template <class T, class U, std::enable_if_t<!std::is_same_v<T, U>, int> = 0>
+void operator*(const Var<T>&, const Var<U>&) = delete;
+template <class T, class U, std::enable_if_t<!std::is_same_v<T, U>, int> = 0>
+void operator/(const Var<T>&, const Var<U>&) = delete;
+
 // ---- with a scalar on either side -------------------------------------------------------------
+// (an integer here is a number, never a node id: write the Var itself)
 template <class T, class S, detail::if_scalar<S> = 0>
 Var<T> operator+(const Var<T>& a, S c) { return a.tape().record(OpKind::add_scalar, a, detail::scalar_attr(double(c))); }
 template <class T, class S, detail::if_scalar<S> = 0>
@@ -90,6 +102,9 @@ XGRAD_OPS(XGRAD_VAR_FN)
 // a^p elementwise, p a real number: a^p, d/da = p·a^(p-1).
 template <class T>
 Var<T> pow(const Var<T>& a, double p) { return a.tape().record(OpKind::pow, a, detail::scalar_attr(p)); }
+// (a Var exponent would convert to its node id: not an op of the table; use exp(p * log(a)))
+template <class T>
+Var<T> pow(const Var<T>& a, const Var<T>& p) = delete;
 
 // ---- products and reshaping -------------------------------------------------------------------
 // [M,K] · [K,N] -> [M,N]
@@ -120,6 +135,13 @@ template <class T>
 Var<T> mean(const Var<T>& a, int axis) { return a.tape().record(OpKind::mean, a, detail::axis_attr(axis)); }
 template <class T>
 Var<T> max(const Var<T>& a, int axis) { return a.tape().record(OpKind::max, a, detail::axis_attr(axis)); }
+// (an elementwise maximum of two Vars is not an op of the table; a Var as the axis would be its id)
+template <class T>
+Var<T> max(const Var<T>& a, const Var<T>& b) = delete;
+template <class T>
+Var<T> sum(const Var<T>& a, const Var<T>& axis) = delete;
+template <class T>
+Var<T> mean(const Var<T>& a, const Var<T>& axis) = delete;
 
 // ---- losses -> [1,1], averaged over the columns (examples) ----------------------------------------
 // bce(p, y): -Σ(y log p + (1-y) log(1-p)) / m, p and y [k,m] (log 0 = -inf: use sigmoid_bce).
