@@ -23,10 +23,13 @@
 
 #include <H5Cpp.h>
 
+#include "test_util.hpp"
 #include "xgrad/io.hpp"
 
 using namespace xgrad;
 namespace fs = std::filesystem;
+using xgrad::test::lines_of;
+using xgrad::test::slurp;
 
 namespace {
 
@@ -35,20 +38,6 @@ struct Run {
     std::string out, err;
     double seconds = 0;
 };
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-std::vector<std::string> lines_of(const std::string& s) {
-    std::vector<std::string> v;
-    std::istringstream in(s);
-    for (std::string l; std::getline(in, l);) v.push_back(l);
-    return v;
-}
 
 const fs::path& work_dir() {
     static const fs::path dir = [] {

@@ -20,27 +20,16 @@
 
 #include <H5Cpp.h>
 
+#include "test_util.hpp"
 #include "xgrad/io.hpp"
 #include "xgrad/nn.hpp"
 
 using namespace xgrad;
 namespace fs = std::filesystem;
+using xgrad::test::lines_of;
+using xgrad::test::slurp;
 
 namespace {
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-std::vector<std::string> lines_of(const std::string& s) {
-    std::vector<std::string> v;
-    std::istringstream in(s);
-    for (std::string l; std::getline(in, l);) v.push_back(l);
-    return v;
-}
 
 const fs::path& work_dir() {
     static const fs::path dir = [] {

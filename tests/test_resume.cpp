@@ -25,11 +25,14 @@
 #include <thread>
 #include <vector>
 
+#include "test_util.hpp"
 #include "xgrad/checkpoint.hpp"
 #include "xgrad/io.hpp"
 
 using namespace xgrad;
 namespace fs = std::filesystem;
+using xgrad::test::lines_of;
+using xgrad::test::slurp;
 
 namespace {
 
@@ -107,13 +110,6 @@ int wait_status(pid_t pid) {
     int status = 0;
     ::waitpid(pid, &status, 0);
     return status;
-}
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
 }
 
 std::vector<std::string> train_args(const std::string& options, const fs::path& out) {

@@ -3,12 +3,33 @@
 // centered finite differences.
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "xgrad/random.hpp"
 #include "xgrad/tensor.hpp"
 
 namespace xgrad::test {
+
+// The whole text of a file ("" if it cannot be read).
+inline std::string slurp(const std::filesystem::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// The lines of a text, without their newlines.
+inline std::vector<std::string> lines_of(const std::string& s) {
+    std::vector<std::string> v;
+    std::istringstream in(s);
+    for (std::string l; std::getline(in, l);) v.push_back(l);
+    return v;
+}
 
 template <class T>
 Matrix<T> randn(NumpyRandom& rng, std::size_t r, std::size_t c, double scale = 1.0) {
