@@ -24,10 +24,10 @@
 
 #include "cli.hpp"
 #include "picture.hpp"
-#include "xgrad/checkpoint.hpp"
-#include "xgrad/io.hpp"
-#include "xgrad/mlp.hpp"
-#include "xgrad/train.hpp"
+#include "xgrad/io/checkpoint.hpp"
+#include "xgrad/io/io.hpp"
+#include "xgrad/nn/mlp.hpp"
+#include "xgrad/nn/train.hpp"
 
 #ifndef XGRAD_DEFAULT_DATA_DIR
 #define XGRAD_DEFAULT_DATA_DIR "../shared/datasets/catvnoncat"

@@ -10,7 +10,7 @@
 
 #include <unistd.h>
 
-#include "xgrad/mlp.hpp"
+#include "xgrad/nn/mlp.hpp"
 
 namespace xgrad::cli {
 

@@ -34,9 +34,10 @@
 
 #include "cli.hpp"
 #include "picture.hpp"
-#include "xgrad/io.hpp"
-#include "xgrad/nn.hpp"
-#include "xgrad/train.hpp"
+#include "xgrad/io/io.hpp"
+#include "xgrad/io/parameters.hpp"
+#include "xgrad/nn/layers.hpp"
+#include "xgrad/nn/train.hpp"
 
 #ifndef XGRAD_DEFAULT_DIGITS_DIR
 #define XGRAD_DEFAULT_DIGITS_DIR "../shared/datasets/digits"

@@ -7,7 +7,7 @@
 #include <stb/stb_easy_font.h>
 #include <stb/stb_image_write.h>
 
-#include "xgrad/tensor.hpp"
+#include "xgrad/core/tensor.hpp"
 
 namespace xgrad::picture {
 

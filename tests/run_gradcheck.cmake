@@ -3,7 +3,7 @@
 # The default run passes and prints PASS rows; so do tanh networks with L2 and dropout (fixed masks);
 # a failed check exits 1; bad input exits 2 with exactly one line "gradcheck: <message>" on stderr
 # and nothing on stdout. `--ops` (f64 and f32) passes with exactly one PASS row per op of the op
-# table (include/xgrad/op_list.hpp).
+# table (include/xgrad/core/op_list.hpp).
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
 
@@ -110,7 +110,7 @@ expect_match("${out}" "result: FAIL" "--tol-hand 0")
 # ---- --ops: every op of the library by the generic check, one row per op -----------------------
 # The op names from the op table, as lib/CMakeLists.txt reads them: each must have exactly one row,
 # and it must pass.
-file(READ "${CMAKE_CURRENT_LIST_DIR}/../include/xgrad/op_list.hpp" _op_list)
+file(READ "${CMAKE_CURRENT_LIST_DIR}/../include/xgrad/core/op_list.hpp" _op_list)
 string(REGEX MATCHALL "\n +X\\([a-z_0-9]+," _op_lines "${_op_list}")
 set(op_names)
 foreach(line IN LISTS _op_lines)
@@ -119,7 +119,7 @@ foreach(line IN LISTS _op_lines)
 endforeach()
 list(LENGTH op_names n_ops)
 if(n_ops LESS 2)
-  message(FATAL_ERROR "no ops read from include/xgrad/op_list.hpp")
+  message(FATAL_ERROR "no ops read from include/xgrad/core/op_list.hpp")
 endif()
 foreach(dtype f64 f32)
   run_gc(0 out err --ops --dtype ${dtype})

@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "test_util.hpp"
-#include "xgrad/mlp.hpp"
-#include "xgrad/nn.hpp"
-#include "xgrad/train.hpp"
+#include "xgrad/nn/mlp.hpp"
+#include "xgrad/nn/layers.hpp"
+#include "xgrad/nn/train.hpp"
 
 extern "C" {
 void* __libc_malloc(std::size_t);

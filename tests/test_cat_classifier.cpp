@@ -24,7 +24,7 @@
 #include <H5Cpp.h>
 
 #include "test_util.hpp"
-#include "xgrad/io.hpp"
+#include "xgrad/io/io.hpp"
 
 using namespace xgrad;
 namespace fs = std::filesystem;

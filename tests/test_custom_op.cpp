@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "test_util.hpp"
-#include "xgrad/custom_op.hpp"
+#include "xgrad/core/custom_op.hpp"
 #include "xgrad/xgrad.hpp"
 
 using namespace xgrad;

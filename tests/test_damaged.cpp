@@ -47,10 +47,11 @@
 
 #include <H5Cpp.h>
 
-#include "xgrad/checkpoint.hpp"
-#include "xgrad/io.hpp"
-#include "xgrad/nn.hpp"
-#include "xgrad/random.hpp"
+#include "xgrad/io/checkpoint.hpp"
+#include "xgrad/io/io.hpp"
+#include "xgrad/io/parameters.hpp"
+#include "xgrad/nn/layers.hpp"
+#include "xgrad/nn/random.hpp"
 
 #ifndef XGRAD_DEFAULT_DATA_DIR
 #define XGRAD_DEFAULT_DATA_DIR ""

@@ -21,8 +21,9 @@
 #include <H5Cpp.h>
 
 #include "test_util.hpp"
-#include "xgrad/io.hpp"
-#include "xgrad/nn.hpp"
+#include "xgrad/io/io.hpp"
+#include "xgrad/io/parameters.hpp"
+#include "xgrad/nn/layers.hpp"
 
 using namespace xgrad;
 namespace fs = std::filesystem;

@@ -1,7 +1,7 @@
 #define BOOST_TEST_MODULE expressions
 #include <boost/test/unit_test.hpp>
 
-// The expression API (xgrad::Var, include/xgrad/var.hpp) against independent expected values:
+// The expression API (xgrad::Var, include/xgrad/core/var.hpp) against independent expected values:
 // PyTorch's autograd in float64 (tests/fixtures/make_ops_fixture.py -> ops_torch.h5) gives the
 // value and the gradients of named expressions covering every op of xgrad/op_list.hpp and every
 // broadcast case of + - * /. Here each name has a builder writing the same expression on a
@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "test_util.hpp"
-#include "xgrad/tape.hpp"
+#include "xgrad/core/tape.hpp"
 
 using namespace xgrad;
 using M = Matrix<double>;

@@ -16,9 +16,9 @@
 #include <xtensor/xview.hpp>
 
 #include "test_util.hpp"
-#include "xgrad/mlp_check.hpp"
-#include "xgrad/io.hpp"
-#include "xgrad/reference.hpp"
+#include "xgrad/check/mlp_check.hpp"
+#include "xgrad/io/io.hpp"
+#include "xgrad/check/reference.hpp"
 
 using namespace xgrad;
 namespace gc = xgrad::mlp_check;

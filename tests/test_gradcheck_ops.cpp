@@ -1,7 +1,7 @@
 #define BOOST_TEST_MODULE gradcheck_ops
 #include <boost/test/unit_test.hpp>
 
-// The generic gradient check (xgrad::gradcheck, include/xgrad/gradcheck.hpp): every op of the table
+// The generic gradient check (xgrad::gradcheck, include/xgrad/check/gradcheck.hpp): every op of the table
 // through its cases (xgrad::op_cases, the same list `gradcheck --ops` runs), in double and float,
 // float against double on the same inputs, and the check's own failure modes.
 
@@ -15,7 +15,7 @@
 
 #include "ops/ops.hpp"  // OpInfo: each op's arity
 #include "test_util.hpp"
-#include "xgrad/gradcheck.hpp"
+#include "xgrad/check/gradcheck.hpp"
 
 using namespace xgrad;
 
@@ -62,7 +62,7 @@ BOOST_AUTO_TEST_CASE(every_op_kind_has_a_case) {
     for (std::size_t k = first_op; k < n_kinds; ++k) {
         const OpKind op = OpKind(k);
         BOOST_TEST(!cases_of(op).empty(), "op " << op_name(op) << " has no gradient-check case in "
-                                                   "op_cases() (lib/gradcheck.cpp)");
+                                                   "op_cases() (lib/check/gradcheck.cpp)");
     }
     std::set<std::string> labels;
     for (const OpCase& c : op_cases()) {

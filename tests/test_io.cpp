@@ -9,7 +9,7 @@
 
 #include <H5Cpp.h>
 
-#include "xgrad/io.hpp"
+#include "xgrad/io/io.hpp"
 
 using namespace xgrad;
 namespace fs = std::filesystem;

@@ -2,7 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "test_util.hpp"
-#include "xgrad/mlp.hpp"
+#include "xgrad/nn/mlp.hpp"
 
 using namespace xgrad;
 using M = Matrix<double>;

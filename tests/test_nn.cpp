@@ -43,9 +43,10 @@
 
 #include <H5Cpp.h>
 
-#include "xgrad/io.hpp"
-#include "xgrad/nn.hpp"
-#include "xgrad/train.hpp"
+#include "xgrad/io/io.hpp"
+#include "xgrad/io/parameters.hpp"
+#include "xgrad/nn/layers.hpp"
+#include "xgrad/nn/train.hpp"
 
 using namespace xgrad;
 namespace fs = std::filesystem;

@@ -8,7 +8,7 @@
 
 #include "ops/ops.hpp"  // the ops' own forward/backward, tested one by one
 #include "test_util.hpp"
-#include "xgrad/tape.hpp"
+#include "xgrad/core/tape.hpp"
 
 using namespace xgrad;
 using xgrad::test::numeric_grad;

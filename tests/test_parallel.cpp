@@ -10,8 +10,8 @@
 #include "gemm.hpp"  // internal: the split planner
 #include "test_util.hpp"
 #include "thread_pool.hpp"
-#include "xgrad/blas.hpp"
-#include "xgrad/mlp.hpp"
+#include "xgrad/core/blas.hpp"
+#include "xgrad/nn/mlp.hpp"
 
 using namespace xgrad;
 using detail::GemmPlan;

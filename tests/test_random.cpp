@@ -1,8 +1,8 @@
 #define BOOST_TEST_MODULE random
 #include <boost/test/unit_test.hpp>
 
-#include "xgrad/mlp.hpp"
-#include "xgrad/random.hpp"
+#include "xgrad/nn/mlp.hpp"
+#include "xgrad/nn/random.hpp"
 
 using namespace xgrad;
 

@@ -7,7 +7,7 @@
 #include <xtensor/xmath.hpp>
 
 #include "test_util.hpp"
-#include "xgrad/reference.hpp"
+#include "xgrad/check/reference.hpp"
 
 using namespace xgrad;
 using test::rel_err;

@@ -26,8 +26,8 @@
 #include <vector>
 
 #include "test_util.hpp"
-#include "xgrad/checkpoint.hpp"
-#include "xgrad/io.hpp"
+#include "xgrad/io/checkpoint.hpp"
+#include "xgrad/io/io.hpp"
 
 using namespace xgrad;
 namespace fs = std::filesystem;

@@ -4,8 +4,8 @@
 #include <sstream>
 
 #include "test_util.hpp"
-#include "xgrad/mlp.hpp"
-#include "xgrad/tape.hpp"
+#include "xgrad/nn/mlp.hpp"
+#include "xgrad/core/tape.hpp"
 
 using namespace xgrad;
 using test::rel_err;

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "test_util.hpp"
-#include "xgrad/train.hpp"
+#include "xgrad/nn/train.hpp"
 
 using namespace xgrad;
 using M = Matrix<double>;

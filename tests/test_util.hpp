@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "xgrad/random.hpp"
-#include "xgrad/tensor.hpp"
+#include "xgrad/nn/random.hpp"
+#include "xgrad/core/tensor.hpp"
 
 namespace xgrad::test {
 

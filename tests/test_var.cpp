@@ -19,7 +19,7 @@
 #include <xtensor/xview.hpp>
 
 #include "test_util.hpp"
-#include "xgrad/tape.hpp"
+#include "xgrad/core/tape.hpp"
 
 using namespace xgrad;
 using M = Matrix<double>;

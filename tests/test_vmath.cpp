@@ -1,7 +1,7 @@
 #define BOOST_TEST_MODULE vmath
 #include <boost/test/unit_test.hpp>
 
-// The vectorised kernels of exp, sigmoid, tanh and the fused sigmoid + cross-entropy (lib/vmath.hpp)
+// The vectorised kernels of exp, sigmoid, tanh and the fused sigmoid + cross-entropy (lib/core/vmath.hpp)
 // against the plain libm loops they replace: same values within a few ulp, same special cases
 // (overflow to exactly 0 or 1, NaN stays NaN), every length (the tails), and results that do not
 // depend on where an element sits in the array.

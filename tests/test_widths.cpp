@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "test_util.hpp"
-#include "xgrad/tape.hpp"
+#include "xgrad/core/tape.hpp"
 
 using namespace xgrad;
 

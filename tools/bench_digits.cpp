@@ -31,7 +31,7 @@
 #include <thread>
 
 #include "bench_util.hpp"
-#include "xgrad/io.hpp"
+#include "xgrad/io/io.hpp"
 #include "xgrad/xgrad.hpp"
 
 using namespace xgrad;

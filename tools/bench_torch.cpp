@@ -17,7 +17,7 @@
 #include <iostream>
 #include <thread>
 
-#include "xgrad/io.hpp"
+#include "xgrad/io/io.hpp"
 #include "xgrad/xgrad.hpp"
 
 namespace {

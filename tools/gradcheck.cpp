@@ -22,10 +22,10 @@
 #include <CLI/CLI.hpp>
 #include <xtensor/xview.hpp>
 
-#include "xgrad/gradcheck.hpp"
-#include "xgrad/io.hpp"
-#include "xgrad/mlp_check.hpp"
-#include "xgrad/random.hpp"
+#include "xgrad/check/gradcheck.hpp"
+#include "xgrad/io/io.hpp"
+#include "xgrad/check/mlp_check.hpp"
+#include "xgrad/nn/random.hpp"
 
 #ifndef XGRAD_DEFAULT_DATA_DIR
 #define XGRAD_DEFAULT_DATA_DIR "../shared/datasets/catvnoncat"

@@ -1,4 +1,4 @@
-#include "xgrad/io.hpp"
+#include "xgrad/io/io.hpp"
 #include "h5.hpp"
 #include "text.hpp"
 

@@ -6,7 +6,7 @@
 // with ours. Debian's libstb-dev ships the headers under <stb/...>, in the default include path;
 // nothing needs to be linked (its libstb.a is not used).
 
-#include "xgrad/io.hpp"
+#include "xgrad/io/io.hpp"
 #include "text.hpp"
 
 #include <cerrno>

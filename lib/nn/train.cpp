@@ -1,4 +1,4 @@
-#include "xgrad/train.hpp"
+#include "xgrad/nn/train.hpp"
 
 #include <cmath>
 #include <numeric>

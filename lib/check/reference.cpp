@@ -1,4 +1,4 @@
-#include "xgrad/reference.hpp"
+#include "xgrad/check/reference.hpp"
 
 #include <cmath>
 #include <string>

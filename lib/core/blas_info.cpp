@@ -2,7 +2,7 @@
 
 #include <mutex>
 
-#include "xgrad/blas.hpp"
+#include "xgrad/core/blas.hpp"
 
 extern "C" void cblas_dgemm();  // only its address is taken
 

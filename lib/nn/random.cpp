@@ -1,4 +1,4 @@
-#include "xgrad/random.hpp"
+#include "xgrad/nn/random.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "xgrad/checkpoint.hpp"
+#include "xgrad/io/checkpoint.hpp"
 
 #include "h5.hpp"
 #include "text.hpp"

@@ -1,4 +1,4 @@
-#include "xgrad/gradcheck.hpp"
+#include "xgrad/check/gradcheck.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -7,8 +7,8 @@
 #include <numeric>
 #include <ostream>
 
-#include "xgrad/mlp_check.hpp"  // compare(): the same metric and rules as the MLP's check
-#include "xgrad/random.hpp"
+#include "xgrad/check/mlp_check.hpp"  // compare(): the same metric and rules as the MLP's check
+#include "xgrad/nn/random.hpp"
 
 namespace xgrad {
 

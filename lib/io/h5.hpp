@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "xgrad/tensor.hpp"
+#include "xgrad/core/tensor.hpp"
 
 namespace xgrad::io::h5 {
 

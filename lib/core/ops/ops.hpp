@@ -1,6 +1,6 @@
 #pragma once
-// Internal interface of the ops. Every built-in op is one file, lib/ops/<name>.cpp, with its line
-// in the op table (include/xgrad/op_list.hpp) and these four definitions:
+// Internal interface of the ops. Every built-in op is one file, lib/core/ops/<name>.cpp, with its line
+// in the op table (include/xgrad/core/op_list.hpp) and these four definitions:
 //   <op>_info                                  what the tape needs to know (OpInfo below)
 //   <op>_shape(a, b, attr)                     the output shape, or a ShapeError naming the op
 //   <op>_forward(cx, a, b, out)                out = f(a, b)      (b is null for unary ops)
@@ -11,7 +11,7 @@
 // name: what it does differently for one (a pool and scratch for large products, which attribute
 // fields to print) is in the op's OpInfo.
 
-#include "xgrad/tape.hpp"
+#include "xgrad/core/tape.hpp"
 
 namespace xgrad::detail {
 class ThreadPool;

@@ -1,4 +1,4 @@
-#include "xgrad/tape.hpp"
+#include "xgrad/core/tape.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "xgrad/mlp_check.hpp"
+#include "xgrad/check/mlp_check.hpp"
 
 #include <H5Cpp.h>
 #include <unistd.h>
@@ -9,8 +9,8 @@
 #include <limits>
 #include <numeric>
 
-#include "xgrad/random.hpp"
-#include "xgrad/reference.hpp"
+#include "xgrad/nn/random.hpp"
+#include "xgrad/check/reference.hpp"
 
 namespace xgrad::mlp_check {
 

@@ -1,6 +1,6 @@
 // The plain loops (libm) and the choice between them and the AVX2 kernels (vmath_avx2.cpp).
 #include "vmath.hpp"
-#include "xgrad/blas.hpp"
+#include "xgrad/core/blas.hpp"
 
 #include <cmath>
 #include <cstdlib>

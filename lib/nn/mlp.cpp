@@ -1,4 +1,4 @@
-#include "xgrad/mlp.hpp"
+#include "xgrad/nn/mlp.hpp"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 
 #include <cmath>
 
-#include "xgrad/random.hpp"
+#include "xgrad/nn/random.hpp"
 
 namespace xgrad {
 

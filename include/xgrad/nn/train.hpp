@@ -1,0 +1,160 @@
+#pragma once
+// Training beyond the seed's loop: optimisers with the usual vocabulary (parameters, zero_grad,
+// step), learning-rate decay, shuffled mini-batches and dropout masks, every random draw
+// numpy-identical so that a NumPy program can reproduce a run (tests/fixtures/make_golden.py
+// does, and the tests compare at 1e-10).
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "xgrad/nn/mlp.hpp"
+#include "xgrad/nn/random.hpp"
+
+namespace xgrad {
+
+enum class OptimizerKind { gd, momentum, adam };
+// "gd" / "momentum" / "adam"; anything else is a UsageError naming the accepted names.
+OptimizerKind parse_optimizer(const std::string& name);
+const char* optimizer_name(OptimizerKind kind);
+
+// For parameter p with gradient g, at step t (counted from 1) and learning rate lr:
+//   gd:       p -= lr · g
+//   momentum: v = beta · v + (1 - beta) · g;  p -= lr · v
+//   adam:     v = beta1 · v + (1 - beta1) · g;  s = beta2 · s + (1 - beta2) · g²;
+//             p -= lr · (v / (1 - beta1^t)) / (sqrt(s / (1 - beta2^t)) + epsilon)
+// State starts at zero.
+struct OptimizerConfig {
+    OptimizerKind kind = OptimizerKind::gd;
+    double learning_rate = 0.0075;
+    double beta = 0.9;
+    double beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8;
+};
+// Throws UsageError naming the first bad field (learning rate <= 0 or not finite, a beta outside
+// [0, 1), epsilon <= 0).
+void validate(const OptimizerConfig& config);
+
+template <class T>
+class Optimizer {
+public:
+    // Updates every parameter of `tape` (or the given parameter nodes). The tape must outlive it.
+    Optimizer(Tape<T>& tape, OptimizerConfig config);
+    Optimizer(Tape<T>& tape, std::vector<NodeId> params, OptimizerConfig config);
+
+    const std::vector<NodeId>& parameters() const { return params_; }
+    // Sets the parameters' gradients to zero (before a backward pass: they accumulate).
+    void zero_grad();
+    // One update from the current gradients; counts the step. Allocates nothing.
+    void step();
+
+    double learning_rate() const { return config_.learning_rate; }
+    void set_learning_rate(double lr);
+    const OptimizerConfig& config() const { return config_; }
+
+    // State, for checkpoints: steps taken, momentum velocities / Adam first moments, Adam second
+    // moments (one per parameter, in parameters() order; empty where the method keeps none).
+    long long steps() const { return t_; }
+    void set_steps(long long t) { t_ = t; }
+    std::vector<Matrix<T>>& first_moments() { return v_; }
+    std::vector<Matrix<T>>& second_moments() { return s_; }
+    const std::vector<Matrix<T>>& first_moments() const { return v_; }
+    const std::vector<Matrix<T>>& second_moments() const { return s_; }
+
+private:
+    Tape<T>* tape_;
+    std::vector<NodeId> params_;
+    OptimizerConfig config_;
+    std::vector<Matrix<T>> v_, s_;
+    long long t_ = 0;
+};
+
+// lr / (1 + decay · floor(epoch / interval)): interval 1 decays every epoch.
+double decayed_learning_rate(double lr, double decay, long long epoch, long long interval = 1);
+
+struct TrainConfig {
+    OptimizerConfig optimizer;
+    double decay = 0;              // learning-rate decay (0: constant)
+    long long decay_interval = 1;  // epochs between decay steps
+    // Columns per mini-batch. 0 (or >= m): full batch, the columns in their order, no shuffle.
+    // Otherwise epoch e takes the columns in the order np.random.seed(shuffle_seed + e);
+    // np.random.permutation(m), in batches of this size, the last one smaller.
+    std::size_t mini_batch_size = 0;
+    std::uint32_t shuffle_seed = 11;
+    Regularization reg;
+    // Dropout masks come from one stream, np.random.seed(dropout_seed), drawn at every step as
+    // np.random.rand(n_l, batch) for each dropout layer in order.
+    std::uint32_t dropout_seed = 1;
+};
+void validate(const TrainConfig& config);
+
+// Cost (cross-entropy over all examples + the L2 penalty with m = all) and accuracy.
+struct Evaluation {
+    double cost = 0;
+    double accuracy = 0;
+};
+
+// Everything a Trainer needs to continue exactly where it was (checkpoints).
+template <class T>
+struct TrainerState {
+    long long epoch = 0;  // epochs done
+    long long steps = 0;  // optimiser steps taken (Adam's t)
+    Params<T> params;
+    std::vector<Matrix<T>> first_moments, second_moments;  // as Optimizer keeps them
+    std::string dropout_rng;                                // NumpyRandom::state()
+};
+
+// Trains an Mlp on data X [n_x, m], labels Y by epochs. One recorded graph serves every batch
+// (a smaller last batch is a narrower batch on the same graph, not re-recorded); nothing is
+// allocated per step once the widest batch has been seen.
+template <class T>
+class Trainer {
+public:
+    // Pass X and Y with std::move: a full-batch trainer hands them to the tape without a copy.
+    Trainer(const MlpSpec& spec, const Params<T>& init, Matrix<T> X, Matrix<T> Y, TrainConfig config);
+
+    // One epoch: every batch once, one optimiser step each. `on_step` (optional) gets each
+    // step's cost, computed before its update. Returns the epoch's cost: the steps' costs
+    // weighted by their batch sizes (for a full batch, the seed's printed cost).
+    double epoch(const std::function<void(double)>& on_step = {});
+    long long epochs_done() const { return epoch_; }
+    // The learning rate the next epoch uses.
+    double current_learning_rate() const;
+
+    // Cost and accuracy over all training examples with the current parameters, dropout off.
+    Evaluation evaluate();
+
+    // Snapshot and restore: restore(state()) on a trainer built with the same network, data and
+    // config continues bit for bit as the original would have. restore throws ShapeError when
+    // the state does not fit the network or the optimiser.
+    TrainerState<T> state() const;
+    void restore(const TrainerState<T>& s);
+
+    Mlp<T>& net() { return net_; }
+    const Mlp<T>& net() const { return net_; }
+    Optimizer<T>& optimizer() { return opt_; }
+    const Optimizer<T>& optimizer() const { return opt_; }
+    const TrainConfig& config() const { return config_; }
+    std::size_t examples() const { return m_; }
+    NumpyRandom& dropout_rng() { return dropout_rng_; }
+
+private:
+    bool full_batch() const { return batch_ == m_; }
+    void set_epoch_order(long long epoch);
+
+    TrainConfig config_;
+    std::size_t m_, batch_;
+    Matrix<T> X_all_, Y_all_;  // kept only when mini-batching
+    Mlp<T> net_;
+    Optimizer<T> opt_;
+    NumpyRandom dropout_rng_;
+    std::vector<std::size_t> order_;  // this epoch's column order
+    long long epoch_ = 0;
+};
+
+extern template class Optimizer<float>;
+extern template class Optimizer<double>;
+extern template class Trainer<float>;
+extern template class Trainer<double>;
+
+}  // namespace xgrad
