@@ -371,6 +371,42 @@ BOOST_AUTO_TEST_CASE(bad_settings_are_clear_errors) {
     expect([] { MlpSpec({2, 1}, {"softmax"}); }, "at least 2 units");
 }
 
+// The three enums spelled as text are each one table: every name parses to its value and back,
+// and an unknown name is refused with the table's names, in order.
+BOOST_AUTO_TEST_CASE(enum_names_come_from_one_table) {
+    auto round_trip = [](const auto& names, auto parse, auto name_of) {
+        for (const auto& e : names.table) {
+            BOOST_TEST((parse(e.name) == e.value), e.name);
+            BOOST_TEST(std::string(name_of(e.value)) == e.name);
+        }
+    };
+    round_trip(kActivationNames, parse_activation, activation_name);
+    round_trip(kInitNames, parse_init, init_name);
+    round_trip(kOptimizerNames, parse_optimizer, optimizer_name);
+    BOOST_TEST(kOptimizerNames.names() == (std::vector<std::string>{"gd", "momentum", "adam"}),
+               boost::test_tools::per_element());
+    auto message = [](auto f) {
+        try {
+            f();
+        } catch (const UsageError& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    BOOST_TEST(message([] { parse_activation("gelu"); }) ==
+               "unknown activation 'gelu' (expected relu, sigmoid, tanh or softmax)");
+    BOOST_TEST(message([] { parse_init("glorot"); }) ==
+               "unknown initialiser 'glorot' (expected zeros, normal, xavier or he)");
+    BOOST_TEST(message([] { parse_optimizer("sgd"); }) == "unknown optimiser 'sgd' (expected gd, momentum or adam)");
+    // a table of one or two names reads as English too
+    enum class Two { a, b };
+    constexpr EnumNames<Two, 2> two{"thing", {{{Two::a, "a"}, {Two::b, "b"}}}};
+    constexpr EnumNames<Two, 1> one{"thing", {{{Two::a, "a"}}}};
+    BOOST_TEST(two.accepted() == "a or b");
+    BOOST_TEST(one.accepted() == "a");
+    BOOST_TEST(std::string(two.name(Two(7))) == "?");
+}
+
 BOOST_AUTO_TEST_CASE(initialisers_are_numpys_arithmetic) {
     const MlpSpec spec({7, 5, 3}, {"relu", "softmax"});
     NumpyRandom rng(4);

@@ -5,21 +5,9 @@
 
 namespace xgrad {
 
-OptimizerKind parse_optimizer(const std::string& name) {
-    if (name == "gd") return OptimizerKind::gd;
-    if (name == "momentum") return OptimizerKind::momentum;
-    if (name == "adam") return OptimizerKind::adam;
-    throw UsageError("unknown optimiser '" + name + "' (expected gd, momentum or adam)");
-}
+OptimizerKind parse_optimizer(const std::string& name) { return kOptimizerNames.parse(name); }
 
-const char* optimizer_name(OptimizerKind kind) {
-    switch (kind) {
-        case OptimizerKind::gd: return "gd";
-        case OptimizerKind::momentum: return "momentum";
-        case OptimizerKind::adam: return "adam";
-    }
-    return "?";
-}
+const char* optimizer_name(OptimizerKind kind) { return kOptimizerNames.name(kind); }
 
 namespace {
 void check_rate(double lr) {

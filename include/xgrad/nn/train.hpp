@@ -15,7 +15,10 @@
 namespace xgrad {
 
 enum class OptimizerKind { gd, momentum, adam };
-// "gd" / "momentum" / "adam"; anything else is a UsageError naming the accepted names.
+inline constexpr EnumNames<OptimizerKind, 3> kOptimizerNames{
+    "optimiser", {{{OptimizerKind::gd, "gd"}, {OptimizerKind::momentum, "momentum"}, {OptimizerKind::adam, "adam"}}}};
+// kOptimizerNames.parse / .name: "gd" / "momentum" / "adam"; anything else is a UsageError
+// naming the accepted names.
 OptimizerKind parse_optimizer(const std::string& name);
 const char* optimizer_name(OptimizerKind kind);
 
