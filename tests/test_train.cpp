@@ -371,6 +371,45 @@ BOOST_AUTO_TEST_CASE(bad_settings_are_clear_errors) {
     expect([] { MlpSpec({2, 1}, {"softmax"}); }, "at least 2 units");
 }
 
+// An Optimizer keeps its tape's address: after the tape is moved, using it says what happened
+// instead of "node 0 is not on this tape (it has 0 nodes)"; one made after the move works.
+BOOST_AUTO_TEST_CASE(an_optimizer_on_a_moved_tape_says_so) {
+    Tape<double> t;
+    const Var<double> p = t.parameter(M{{1.0, 2.0}}, "p");
+    const Var<double> loss = sum(p * p);
+    Optimizer<double> opt(t, OptimizerConfig{OptimizerKind::gd, 0.1});
+    Tape<double> moved = std::move(t);
+    BOOST_TEST(t.moved_from());
+    BOOST_TEST(!moved.moved_from());
+    for (int k = 0; k < 2; ++k) {
+        try {
+            k == 0 ? opt.zero_grad() : opt.step();
+            BOOST_ERROR("no error from an optimiser on a moved-from tape");
+        } catch (const UsageError& e) {
+            const std::string what = e.what();
+            BOOST_TEST(what.find("Optimizer: the tape it was made on has been moved from") == 0u, what);
+        }
+    }
+    // a Var of the old tape says the same, not "it has 0 nodes"
+    try {
+        (void)p.value();
+        BOOST_ERROR("no error from a Var of a moved-from tape");
+    } catch (const UsageError& e) {
+        BOOST_TEST(std::string(e.what()).find("moved from") != std::string::npos, e.what());
+    }
+    // the tape moved into works, and an Optimizer made on it after the move
+    Optimizer<double> after(moved, OptimizerConfig{OptimizerKind::gd, 0.1});
+    moved.forward();
+    after.zero_grad();
+    moved.backward(loss.id());
+    after.step();
+    BOOST_TEST(moved.value(p.id())(0, 0) == 0.8, boost::test_tools::tolerance(1e-15));
+    // a moved-from tape that another is moved into is a tape again
+    t = std::move(moved);
+    BOOST_TEST(!t.moved_from());
+    BOOST_TEST(moved.moved_from());
+}
+
 // The three enums spelled as text are each one table: every name parses to its value and back,
 // and an unknown name is refused with the table's names, in order.
 BOOST_AUTO_TEST_CASE(enum_names_come_from_one_table) {

@@ -64,7 +64,16 @@ Optimizer<T>::Optimizer(Tape<T>& tape, std::vector<NodeId> params, OptimizerConf
 }
 
 template <class T>
+void Optimizer<T>::check_tape() const {
+    if (tape_->moved_from())
+        throw UsageError("Optimizer: the tape it was made on has been moved from (std::move gave its "
+                         "nodes to another Tape); make the Optimizer on the tape where it now is, after "
+                         "the move");
+}
+
+template <class T>
 void Optimizer<T>::zero_grad() {
+    check_tape();
     for (NodeId p : params_) tape_->param_grad(p).fill(T(0));
 }
 
@@ -76,6 +85,7 @@ void Optimizer<T>::set_learning_rate(double lr) {
 
 template <class T>
 void Optimizer<T>::step() {
+    check_tape();
     ++t_;
     const T lr = T(config_.learning_rate);
     for (std::size_t k = 0; k < params_.size(); ++k) {

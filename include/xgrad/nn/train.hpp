@@ -41,7 +41,9 @@ void validate(const OptimizerConfig& config);
 template <class T>
 class Optimizer {
 public:
-    // Updates every parameter of `tape` (or the given parameter nodes). The tape must outlive it.
+    // Updates every parameter of `tape` (or the given parameter nodes). The tape must outlive it
+    // and stay where it is: zero_grad() and step() on a tape that was since moved from are a
+    // UsageError saying so (the Optimizer keeps the tape's address).
     Optimizer(Tape<T>& tape, OptimizerConfig config);
     Optimizer(Tape<T>& tape, std::vector<NodeId> params, OptimizerConfig config);
 
@@ -65,6 +67,8 @@ public:
     const std::vector<Matrix<T>>& second_moments() const { return s_; }
 
 private:
+    void check_tape() const;
+
     Tape<T>* tape_;
     std::vector<NodeId> params_;
     OptimizerConfig config_;
