@@ -371,6 +371,32 @@ BOOST_AUTO_TEST_CASE(bad_settings_are_clear_errors) {
     expect([] { MlpSpec({2, 1}, {"softmax"}); }, "at least 2 units");
 }
 
+// What the README says of momentum vs PyTorch's SGD: ours, v = beta·v + (1-beta)·g, p -= lr·v, takes
+// the steps of PyTorch's u = mu·u + g, p -= lr_torch·u with mu = beta and lr_torch = lr·(1-beta).
+BOOST_AUTO_TEST_CASE(momentum_is_pytorchs_sgd_with_a_scaled_learning_rate) {
+    const double beta = 0.9, lr = 0.05;
+    Tape<double> t;
+    const Var<double> p = t.parameter(M{{1.5, -0.7, 0.2}}, "p");
+    const Var<double> loss = sum(p * p * p * p) + sum(p * p);  // a gradient that changes with p
+    OptimizerConfig c{OptimizerKind::momentum, lr};
+    c.beta = beta;
+    Optimizer<double> opt(t, c);
+    std::vector<double> q{1.5, -0.7, 0.2}, u(3, 0.0);  // PyTorch's arithmetic, by hand
+    for (int step = 0; step < 20; ++step) {
+        t.forward();
+        opt.zero_grad();
+        t.backward(loss.id());
+        opt.step();
+        for (std::size_t i = 0; i < 3; ++i) {
+            const double g = 4 * q[i] * q[i] * q[i] + 2 * q[i];
+            u[i] = beta * u[i] + g;
+            q[i] -= lr * (1 - beta) * u[i];
+        }
+        for (std::size_t i = 0; i < 3; ++i)
+            BOOST_TEST(p.value()(0, i) == q[i], boost::test_tools::tolerance(1e-12));
+    }
+}
+
 // An Optimizer keeps its tape's address: after the tape is moved, using it says what happened
 // instead of "node 0 is not on this tape (it has 0 nodes)"; one made after the move works.
 BOOST_AUTO_TEST_CASE(an_optimizer_on_a_moved_tape_says_so) {

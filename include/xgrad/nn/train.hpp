@@ -25,6 +25,9 @@ const char* optimizer_name(OptimizerKind kind);
 // For parameter p with gradient g, at step t (counted from 1) and learning rate lr:
 //   gd:       p -= lr · g
 //   momentum: v = beta · v + (1 - beta) · g;  p -= lr · v
+//             (the course's exponentially weighted average of the gradients. PyTorch's
+//             SGD(momentum=mu) keeps u = mu · u + g instead, so that v = (1 - beta) · u at every
+//             step: with mu = beta and lr_torch = lr · (1 - beta) both take the same steps)
 //   adam:     v = beta1 · v + (1 - beta1) · g;  s = beta2 · s + (1 - beta2) · g²;
 //             p -= lr · (v / (1 - beta1^t)) / (sqrt(s / (1 - beta2^t)) + epsilon)
 // State starts at zero.
