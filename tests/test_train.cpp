@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <xtensor/xview.hpp>
+
 #include "test_util.hpp"
 #include "xgrad/nn/train.hpp"
 
@@ -369,6 +371,83 @@ BOOST_AUTO_TEST_CASE(bad_settings_are_clear_errors) {
     expect([&] { Mlp<double>(spec, he_init<double>(spec), X, Y, r); }, "lambd");
     expect([] { MlpSpec({2, 3, 1}, {"softmax", "sigmoid"}); }, "softmax is for the output layer");
     expect([] { MlpSpec({2, 1}, {"softmax"}); }, "at least 2 units");
+}
+
+// run_epochs: the epochs from `first` on, print every N, `after` each, and a clean stop (no throw)
+// at a non-finite cost or a NumericError, saying which epoch and why.
+BOOST_AUTO_TEST_CASE(run_epochs_prints_stops_and_reports) {
+    std::vector<long long> ran, printed, after;
+    EpochLoop loop;
+    loop.epochs = 7;
+    loop.print_every = 3;
+    loop.print = [&](long long e, double) { printed.push_back(e); };
+    loop.after = [&](long long e, double) { after.push_back(e); };
+    EpochLoopResult r = run_epochs(2, [&](long long e) { ran.push_back(e); return 1.0 / double(e + 1); }, loop);
+    BOOST_TEST(!r.stopped);
+    BOOST_TEST(r.epochs_done == 7);
+    BOOST_TEST(ran == (std::vector<long long>{2, 3, 4, 5, 6}), boost::test_tools::per_element());
+    BOOST_TEST(after == ran, boost::test_tools::per_element());
+    BOOST_TEST(printed == (std::vector<long long>{3, 6}), boost::test_tools::per_element());
+
+    // a nan cost at epoch 4: epochs 0..3 done, no print or `after` for 4, the loop ends there
+    ran.clear(), printed.clear(), after.clear();
+    loop.print_every = 1;
+    loop.cost_name = "the loss";
+    r = run_epochs(0, [&](long long e) { ran.push_back(e); return e == 4 ? NAN : 0.5; }, loop);
+    BOOST_TEST(r.stopped);
+    BOOST_TEST(r.epochs_done == 4);
+    BOOST_TEST(r.error == "the loss is nan");
+    BOOST_TEST(ran.size() == 5u);
+    BOOST_TEST(printed.size() == 4u);
+    BOOST_TEST(after.size() == 4u);
+    // a NumericError from `after` (a check of one's own) stops it the same way
+    loop.after = [](long long e, double) {
+        if (e == 1) throw NumericError("a parameter is inf");
+    };
+    r = run_epochs(0, [](long long) { return 0.5; }, loop);
+    BOOST_TEST(r.stopped);
+    BOOST_TEST(r.epochs_done == 1);
+    BOOST_TEST(r.error == "a parameter is inf");
+    // other errors are not the loop's to swallow
+    BOOST_CHECK_THROW(run_epochs(0, [](long long) -> double { throw DataError("disk"); }, loop), DataError);
+}
+
+// minibatch_epoch on a graph of one's own: the same steps and losses as the loop written out
+// (gather_columns into x and y, forward, zero_grad, backward, step), a short last batch included.
+BOOST_AUTO_TEST_CASE(minibatch_epoch_is_the_loop_written_out) {
+    NumpyRandom data_rng(5);
+    const M X = test::randn<double>(data_rng, 3, 10), Y = test::randn<double>(data_rng, 1, 10);
+    auto build = [&](Tape<double>& t, Var<double>& x, Var<double>& y, Var<double>& loss) {
+        NumpyRandom rng(2);
+        x = t.constant(M(xt::view(X, xt::all(), xt::range(0, 4))), "x");
+        y = t.constant(M(xt::view(Y, xt::all(), xt::range(0, 4))), "y");
+        const Var<double> w = t.parameter(test::randn<double>(rng, 1, 3), "w");
+        loss = mean(square(matmul(w, x) - y));
+    };
+    Tape<double> a, b;
+    Var<double> xa, ya, la, xb, yb, lb;
+    build(a, xa, ya, la);
+    build(b, xb, yb, lb);
+    Optimizer<double> oa(a, OptimizerConfig{OptimizerKind::adam, 0.01}), ob(b, OptimizerConfig{OptimizerKind::adam, 0.01});
+    NumpyRandom ra(9), rb(9);
+    for (int epoch = 0; epoch < 3; ++epoch) {
+        const double got = minibatch_epoch(a, xa, ya, la, oa, X, Y, ra.permutation(10), 4);
+        const std::vector<std::size_t> order = rb.permutation(10);
+        double total = 0;
+        for (std::size_t s = 0; s < 10; s += 4) {
+            const std::size_t n = std::min<std::size_t>(4, 10 - s);
+            gather_columns(b, xb, X, order, s, n);
+            gather_columns(b, yb, Y, order, s, n);
+            b.forward();
+            ob.zero_grad();
+            b.backward(lb);
+            ob.step();
+            total += lb.value()(0, 0) * double(n);
+        }
+        BOOST_TEST(got == total / 10.0);  // bit for bit
+        BOOST_TEST(a.value(oa.parameters()[0]) == b.value(ob.parameters()[0]));
+    }
+    BOOST_TEST(xa.shape() == (Shape{3, 2}));  // the last batch of 10 = 4 + 4 + 2
 }
 
 // What the README says of momentum vs PyTorch's SGD: ours, v = beta·v + (1-beta)·g, p -= lr·v, takes
