@@ -2,7 +2,7 @@
 //
 //   cat_classifier train [options]            trains, prints the seed's lines, writes --out/model.h5,
 //                                             --out/cost_curve.png and --out/mislabeled.png
-//   cat_classifier predict --model M IMAGE... prints "IMAGE: cat (p=0.93)" per image
+//   cat_classifier predict --model M IMAGE... prints "IMAGE: cat (p(cat)=0.93)" per image
 //   cat_classifier predict --model M [--data DIR]   prints the saved model's test accuracy
 //
 // Every error ends the program with one line "cat_classifier: <message>" on stderr and exit code 2.
@@ -402,7 +402,7 @@ int predict(const PredictOptions& o) {
             mlp.evaluate();
             const Matrix<double>& p = mlp.tape().value(mlp.A(mlp.layers()));
             for (std::size_t j = 0; j < cols.size(); ++j)
-                std::printf("%s: %s (p=%.*f)\n", names[j].c_str(),
+                std::printf("%s: %s (p(cat)=%.*f)\n", names[j].c_str(),
                             classes[p(0, j) > 0.5 ? 1 : 0].c_str(), o.digits, p(0, j));
         }
     }

@@ -284,8 +284,10 @@ BOOST_AUTO_TEST_CASE(predict_on_own_png_matches_the_dataset) {
         const auto colon = line.find(".png: ");
         BOOST_TEST_REQUIRE(colon != std::string::npos, line);
         const std::string rest = line.substr(colon + 6);
-        const std::string cls = rest.substr(0, rest.find(" (p="));
-        const double got = std::stod(rest.substr(rest.find("(p=") + 3));
+        // the probability printed is p(cat), whichever class is named
+        const std::string cls = rest.substr(0, rest.find(" (p(cat)="));
+        BOOST_TEST_REQUIRE(rest.find(" (p(cat)=") != std::string::npos, line);
+        const double got = std::stod(rest.substr(rest.find("(p(cat)=") + 8));
         BOOST_TEST(std::abs(got - p(0, j)) < 1e-6, line << " vs " << p(0, j));
         BOOST_TEST(cls == data.test.classes[p(0, j) > 0.5 ? 1 : 0]);
     }
@@ -304,7 +306,7 @@ BOOST_AUTO_TEST_CASE(predict_on_own_png_matches_the_dataset) {
         const Run b = run("predict --model '" + default_model().string() + "' '" + png.string() + "'");
         BOOST_TEST(b.status == 0, b.err);
         BOOST_TEST(b.out.find("big.png: ") != std::string::npos, b.out);
-        const bool has_p = b.out.find(" (p=0.") != std::string::npos || b.out.find(" (p=1.") != std::string::npos;
+        const bool has_p = b.out.find(" (p(cat)=0.") != std::string::npos || b.out.find(" (p(cat)=1.") != std::string::npos;
         BOOST_TEST(has_p, b.out);
     }
 
