@@ -105,13 +105,17 @@ struct Plan {
     std::string model, curve, mislabeled, checkpoint;
 };
 
-// The task has one output: cat or non-cat.
+// The task has one output, p(cat): a single sigmoid unit (the labels are 0/1, and `predict`, the
+// pictures and the saved model read p(cat) from it). A softmax output is refused as any other.
 MlpSpec cat_network(const TrainOptions& o) {
-    MlpSpec spec(o.layers, o.activations);
+    for (const auto& a : o.activations) parse_activation(a);  // an unknown name first
+    if (!o.activations.empty() && o.activations.back() != "sigmoid")
+        throw UsageError("--activations: the output layer of the cat classifier is sigmoid (one unit, "
+                         "p(cat)), got " + o.activations.back());
     if (o.layers.back() != 1)
-        throw UsageError("--layers: the output layer must have size 1 (cat or non-cat), got " +
+        throw UsageError("--layers: the output layer must have size 1 (one sigmoid unit, p(cat)), got " +
                          std::to_string(o.layers.back()));
-    return spec;
+    return MlpSpec(o.layers, o.activations);
 }
 
 // The options that decide a training run's numbers: a resume must use the same ones.
@@ -431,7 +435,7 @@ int main(int argc, char** argv) {
         ->delimiter(',')
         ->capture_default_str()
         ->check(kLayerSize);
-    tr->add_option("--activations", t.activations, "one per layer: relu, tanh or sigmoid (last: sigmoid)")
+    tr->add_option("--activations", t.activations, "one per layer: relu, tanh or sigmoid; the output sigmoid (one unit, p(cat))")
         ->delimiter(',')
         ->capture_default_str();
     tr->add_option("--learning-rate", t.learning_rate, "step size (before decay)")

@@ -328,6 +328,15 @@ BOOST_AUTO_TEST_CASE(bad_input_is_one_line_and_exit_2) {
     check(run("train --dtype f16"), "f16");
     check(run("train --out /etc/passwd/x"), "--out /etc/passwd/x: cannot create the directory");
     check(run("train --activations relu,relu,relu,gelu"), "unknown activation 'gelu'");
+    // the output is one sigmoid unit, p(cat): the messages say so and nothing else is accepted
+    for (const char* args : {"train --layers 12288,7,1 --activations relu,relu",
+                             "train --layers 12288,7,2 --activations relu,softmax"}) {
+        const Run r = run(args);
+        check(r, "--activations: the output layer of the cat classifier is sigmoid (one unit, p(cat))");
+        BOOST_TEST(r.err.find("softmax (") == std::string::npos, r.err);
+    }
+    check(run("train --layers 12288,7,2 --activations relu,sigmoid"),
+          "--layers: the output layer must have size 1 (one sigmoid unit, p(cat)), got 2");
     // layer sizes: a negative one is not wrapped to 2^64 - 3, absurd ones are refused by name
     check(run("train --layers 12288,-3,1 --activations relu,sigmoid"), "--layers: '-3' is not a layer size");
     check(run("train --layers 12288,1.5,1 --activations relu,sigmoid"), "--layers: '1.5' is not a layer size");
