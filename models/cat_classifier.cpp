@@ -272,17 +272,29 @@ void save(const TrainOptions& o, const Plan& p, const io::CatData<T>& data, cons
     io::save_model(p.model, p.spec, params, o.learning_rate, epochs, o.seed, cost, info);
 }
 
-// cost_curve.png: every iteration's cost; mislabeled.png: the seed's print_mislabeled_images,
-// test images whose rounded prediction is not the label.
+// What the cost curve plots, in words: each epoch's training cost as the trainer computed it
+// (the loss the optimiser saw, with the L2 penalty and the dropout masks, before each update).
+std::string curve_quantity(const TrainOptions& o) {
+    std::string q = o.lambd > 0 ? "cross-entropy + L2" : "cross-entropy";
+    if (!o.keep_prob.empty()) q += ", dropout on";
+    if (o.mini_batch_size > 0) q += ", mean of the batches";
+    return q;
+}
+
+// cost_curve.png: every epoch's cost, the quantity curve_quantity() names (the loop printed every
+// --print-every-th); mislabeled.png: the seed's print_mislabeled_images, test images whose
+// rounded prediction is not the label.
 template <class T>
-void draw(const TrainOptions& o, const Plan& p, const std::vector<double>& costs, double final_cost,
-          const Matrix<T>& proba, const io::ImageSet<T>& test) {
+void draw(const TrainOptions& o, const Plan& p, const std::vector<double>& costs, const Matrix<T>& proba,
+          const io::ImageSet<T>& test) {
     char lr_text[32], cost_text[32];
     std::snprintf(lr_text, sizeof lr_text, "%g", o.learning_rate);
-    std::snprintf(cost_text, sizeof cost_text, "%.6f", final_cost);
+    std::snprintf(cost_text, sizeof cost_text, "%.6f", costs.empty() ? NAN : costs.back());
+    const std::string step = o.mini_batch_size > 0 ? "epoch" : "iteration";
     picture::plot_cost_curve(p.curve, costs, int(o.print_every), std::string("Learning rate = ") + lr_text,
                              "layers " + cli::join(p.spec.dims, "-") + ", " + o.dtype + ", seed " +
-                                 std::to_string(o.seed) + ", final cost " + cost_text);
+                                 std::to_string(o.seed) + ", last " + step + "'s cost " + cost_text,
+                             step, "cost (" + curve_quantity(o) + ")");
 
     const std::size_t m = test.X.shape()[1];
     const std::size_t n_x = p.spec.dims[0];
@@ -306,7 +318,8 @@ void draw(const TrainOptions& o, const Plan& p, const std::vector<double>& costs
                         tiles, 4, 5);
     if (!o.quiet) {
         std::printf("model: %s\n", p.model.c_str());
-        std::printf("cost curve: %s\n", p.curve.c_str());
+        std::printf("cost curve: %s (cost per %s: %s; last %s)\n", p.curve.c_str(), step.c_str(),
+                    curve_quantity(o).c_str(), cost_text);
         std::printf("mislabeled test images: %s\n", p.mislabeled.c_str());
     }
 }
@@ -347,7 +360,7 @@ int train(const TrainOptions& o) {
 
     const Matrix<T> proba = net.predict_proba(data.test.X);
     trainer.reset();
-    draw(o, p, costs, fit.cost, proba, data.test);
+    draw(o, p, costs, proba, data.test);
     return 0;
 }
 

@@ -396,6 +396,12 @@ BOOST_AUTO_TEST_CASE(training_toolkit_options_combine) {
     const auto costs = cost_lines(a.out);
     BOOST_TEST_REQUIRE(costs.size() == 4u, a.out);
     for (const auto& [i, c] : costs) BOOST_TEST(std::isfinite(std::stod(c)), "iteration " << i);
+    // the cost curve says what it plots: the epochs' training cost with L2 and dropout, the last
+    // one as printed (not the cost after training, dropout off)
+    BOOST_TEST(value_after(a.out, "cost curve: ") ==
+                   "toolkit_out/cost_curve.png (cost per epoch: cross-entropy + L2, dropout on, mean of the "
+                   "batches; last " + costs.back().second + ")",
+               a.out);
     // reproducible: the same command prints the same costs; another shuffle seed does not
     const Run b = run(args);
     BOOST_TEST(cost_lines(b.out) == costs);
