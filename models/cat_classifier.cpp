@@ -324,6 +324,32 @@ void draw(const TrainOptions& o, const Plan& p, const std::vector<double>& costs
     }
 }
 
+// A run the loop stopped: model.h5 with the last parameters known to be finite (attribute
+// `stopped` says why), one line on stderr, exit code 3.
+template <class T>
+int save_stopped(const TrainOptions& o, const Plan& p, const io::CatData<T>& data, const Trainer<T>& trainer,
+                 const Params<T>& good, const std::vector<double>& costs, const EpochLoopResult& run) {
+    const long long i = run.epochs_done;
+    const std::string what = "iteration " + std::to_string(i) + ": " + run.error;
+    save(o, p, data, trainer.net(), good, i, costs.empty() ? NAN : costs.back(), what);
+    std::fflush(stdout);
+    std::fprintf(stderr, "%s: %s; stopped, the last good model (after %lld iterations) is %s%s\n", kProgram,
+                 what.c_str(), i, p.model.c_str(),
+                 o.anomaly_check ? "" : " (--no-anomaly-check: the first bad node was not traced)");
+    return 3;
+}
+
+// One pass over the training data with the trained parameters and dropout off: the final cost
+// (not the last printed, pre-update one) and the train accuracy; then the test accuracy.
+template <class T>
+Evaluation report_accuracies(Trainer<T>& trainer, const io::ImageSet<T>& test) {
+    const Evaluation fit = trainer.evaluate();
+    std::printf("train accuracy: %s\n", cli::py_float(fit.accuracy).c_str());
+    std::printf("test accuracy: %s\n", cli::py_float(trainer.net().accuracy(test.X, test.Y)).c_str());
+    std::fflush(stdout);
+    return fit;
+}
+
 template <class T>
 int train(const TrainOptions& o) {
     const Plan p = plan(o);
@@ -334,30 +360,16 @@ int train(const TrainOptions& o) {
 
     Params<T> good;
     const EpochLoopResult run = train_loop(o, p, *trainer, costs, good);
-    if (run.stopped) {
-        // Stop cleanly: the parameters before the failed iteration were finite; keep them.
-        const long long i = run.epochs_done;
-        const std::string what = "iteration " + std::to_string(i) + ": " + run.error;
-        save(o, p, data, trainer->net(), good, i, costs.empty() ? NAN : costs.back(), what);
-        std::fflush(stdout);
-        std::fprintf(stderr, "%s: %s; stopped, the last good model (after %lld iterations) is %s%s\n", kProgram,
-                     what.c_str(), i, p.model.c_str(),
-                     o.anomaly_check ? "" : " (--no-anomaly-check: the first bad node was not traced)");
-        return 3;
-    }
+    if (run.stopped) return save_stopped(o, p, data, *trainer, good, costs, run);
     if (!o.quiet) std::printf("training seconds: %.3f\n", run.seconds);
 
-    // One pass over the training data with the trained parameters and dropout off: the final
-    // cost (not the last printed, pre-update one) and the train accuracy.
-    const Evaluation fit = trainer->evaluate();
+    const Evaluation fit = report_accuracies(*trainer, data.test);
     const Mlp<T>& net = trainer->net();
-    std::printf("train accuracy: %s\n", cli::py_float(fit.accuracy).c_str());
-    std::printf("test accuracy: %s\n", cli::py_float(net.accuracy(data.test.X, data.test.Y)).c_str());
-    std::fflush(stdout);
     save(o, p, data, net, net.params(), o.iterations, fit.cost, "");
     // the finished model supersedes the checkpoint
     if (o.checkpoint_every > 0 || !o.resume.empty()) std::filesystem::remove(p.checkpoint);
 
+    // the tape and the training data it holds go before the pictures
     const Matrix<T> proba = net.predict_proba(data.test.X);
     trainer.reset();
     draw(o, p, costs, proba, data.test);
