@@ -274,10 +274,12 @@ void save(const TrainOptions& o, const Plan& p, const io::CatData<T>& data, cons
 
 // What the cost curve plots, in words: each epoch's training cost as the trainer computed it
 // (the loss the optimiser saw, with the L2 penalty and the dropout masks, before each update).
-std::string curve_quantity(const TrainOptions& o) {
+// `with_batches` false leaves out how an epoch's batches are combined (the picture's axis has no
+// room for it; its subtitle says it).
+std::string curve_quantity(const TrainOptions& o, bool with_batches = true) {
     std::string q = o.lambd > 0 ? "cross-entropy + L2" : "cross-entropy";
     if (!o.keep_prob.empty()) q += ", dropout on";
-    if (o.mini_batch_size > 0) q += ", mean of the batches";
+    if (with_batches && o.mini_batch_size > 0) q += ", mean of the batches";
     return q;
 }
 
@@ -293,8 +295,9 @@ void draw(const TrainOptions& o, const Plan& p, const std::vector<double>& costs
     const std::string step = o.mini_batch_size > 0 ? "epoch" : "iteration";
     picture::plot_cost_curve(p.curve, costs, int(o.print_every), std::string("Learning rate = ") + lr_text,
                              "layers " + cli::join(p.spec.dims, "-") + ", " + o.dtype + ", seed " +
-                                 std::to_string(o.seed) + ", last " + step + "'s cost " + cost_text,
-                             step, "cost (" + curve_quantity(o) + ")");
+                                 std::to_string(o.seed) + ", last cost " + cost_text +
+                                 (o.mini_batch_size > 0 ? ", epochs: mean of their batches" : ""),
+                             step, "cost (" + curve_quantity(o, false) + ")");
 
     const std::size_t m = test.X.shape()[1];
     const std::size_t n_x = p.spec.dims[0];

@@ -189,7 +189,8 @@ void plot_cost_curve(const std::string& path, const std::vector<double>& costs, 
     const int ys = Canvas::text_width(y_label, 2) <= py1 - py0 ? 2 : 1;
     cv.text(24, (py0 + py1 + Canvas::text_width(y_label, ys)) / 2, y_label, kBlack, ys, true);
     cv.text((W - Canvas::text_width(title, 3)) / 2, 22, title, kBlack, 3);
-    cv.text((W - Canvas::text_width(subtitle, 2)) / 2, 62, subtitle, kAxis, 2);
+    const int ss = Canvas::text_width(subtitle, 2) <= W - 20 ? 2 : 1;
+    cv.text((W - Canvas::text_width(subtitle, ss)) / 2, 62, subtitle, kAxis, ss);
     if (mark_every > 0) {
         const std::string legend = "dots: every " + std::to_string(mark_every) + " " + x_label + "s";
         const int lx = px1 - Canvas::text_width(legend, 2) - 36, ly = py0 + 14;
