@@ -2,7 +2,7 @@
 //
 //   cat_classifier train [options]            trains, prints the seed's lines, writes --out/model.h5,
 //                                             --out/cost_curve.png and --out/mislabeled.png
-//   cat_classifier predict --model M IMAGE... prints "IMAGE: cat (p=0.93)" per image
+//   cat_classifier predict --model M IMAGE... prints "IMAGE: cat (p(cat)=0.93)" per image
 //   cat_classifier predict --model M [--data DIR]   prints the saved model's test accuracy
 //
 // Every error ends the program with one line "cat_classifier: <message>" on stderr and exit code 2.
@@ -36,7 +36,6 @@
 namespace {
 
 using namespace xgrad;
-using Clock = std::chrono::steady_clock;
 
 const char* const kProgram = "cat_classifier";
 
@@ -74,103 +73,11 @@ struct PredictOptions {
     int digits = 2;
 };
 
-std::string join(const std::vector<std::size_t>& v, const char* sep) {
-    std::string s;
-    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + std::to_string(v[i]);
-    return s;
-}
-
-// A one-line status (iteration, cost, speed, time left) redrawn in place with a carriage return.
-// Only for a terminal: in a pipe or a file it would be noise between the seed's lines.
-class Progress {
-public:
-    Progress(bool enabled, long long total) : enabled_(enabled), total_(total), start_(Clock::now()) {}
-
-    void update(long long done, double cost) {
-        if (!enabled_) return;
-        const auto now = Clock::now();
-        if (done < total_ && now - last_ < std::chrono::milliseconds(100)) return;
-        last_ = now;
-        const double secs = std::chrono::duration<double>(now - start_).count();
-        const double rate = secs > 0 ? double(done) / secs : 0;
-        const double eta = rate > 0 ? double(total_ - done) / rate : 0;
-        std::printf("\r  iteration %lld/%lld  cost %.6f  %.1f it/s  ETA %.1fs\033[K", done, total_,
-                    cost, rate, eta);
-        std::fflush(stdout);
-        shown_ = true;
-    }
-    // Removes the status line so that a permanent line can be printed in its place.
-    void clear() {
-        if (!enabled_ || !shown_) return;
-        std::printf("\r\033[K");
-        shown_ = false;
-    }
-
-private:
-    bool enabled_;
-    long long total_;
-    Clock::time_point start_, last_{};
-    bool shown_ = false;
-};
-
 const CLI::Validator kPositive = cli::positive();
 const CLI::Validator kNonNegative = cli::number_check([](double v) { return v >= 0; }, "a number >= 0");
 const CLI::Validator kBeta = cli::number_check([](double v) { return v >= 0 && v < 1; }, "in [0, 1)");
 const CLI::Validator kKeep = cli::number_check([](double v) { return v > 0 && v <= 1; }, "in (0, 1]");
 const CLI::Validator kLayerSize = cli::layer_size();
-
-template <class T>
-bool all_finite(const Params<T>& p) {
-    for (const auto* group : {&p.W, &p.b})
-        for (const auto& m : *group)
-            for (T v : m)
-                if (!std::isfinite(v)) return false;
-    return true;
-}
-
-std::string exact(double v) {
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%.17g", v);
-    return buf;
-}
-
-// The options that decide a training run's numbers: a resume must use the same ones.
-io::Settings identity_settings(const TrainOptions& o) {
-    std::string layers, acts, keep;
-    for (std::size_t i = 0; i < o.layers.size(); ++i) layers += (i ? "," : "") + std::to_string(o.layers[i]);
-    for (std::size_t i = 0; i < o.activations.size(); ++i) acts += (i ? "," : "") + o.activations[i];
-    for (std::size_t i = 0; i < o.keep_prob.size(); ++i) keep += (i ? "," : "") + exact(o.keep_prob[i]);
-    return {{"layers", layers},
-            {"activations", acts},
-            {"dtype", o.dtype},
-            {"seed", std::to_string(o.seed)},
-            {"init", o.init},
-            {"init-scale", exact(o.init_scale)},
-            {"optimizer", o.optimizer},
-            {"learning-rate", exact(o.learning_rate)},
-            {"beta", exact(o.beta)},
-            {"beta1", exact(o.beta1)},
-            {"beta2", exact(o.beta2)},
-            {"epsilon", exact(o.epsilon)},
-            {"decay", exact(o.decay)},
-            {"decay-interval", std::to_string(o.decay_interval)},
-            {"mini-batch-size", std::to_string(o.mini_batch_size)},
-            {"shuffle-seed", std::to_string(o.shuffle_seed)},
-            {"lambd", exact(o.lambd)},
-            {"keep-prob", keep},
-            {"dropout-seed", std::to_string(o.dropout_seed)}};
-}
-
-void check_same_settings(const std::string& file, const io::Settings& saved, const io::Settings& now) {
-    for (const auto& [name, value] : now) {
-        auto it = std::find_if(saved.begin(), saved.end(), [&](const auto& kv) { return kv.first == name; });
-        const std::string was = it == saved.end() ? "(not recorded)" : it->second;
-        if (was != value)
-            throw UsageError("--resume " + file + ": it was trained with --" + name + " " +
-                             (was.empty() ? "(none)" : was) + ", this run has " +
-                             (value.empty() ? "(none)" : value) + " (resume with the same options)");
-    }
-}
 
 std::string data_dir(const std::string& option) {
     return io::find_data_dir(option, XGRAD_DEFAULT_DATA_DIR);
@@ -186,181 +93,289 @@ void check_input_size(const io::ImageSet<T>& set, std::size_t n_x, const std::st
                          "x" + std::to_string(set.channels) + " = " + std::to_string(n) + " values");
 }
 
-template <class T>
-int train(const TrainOptions& o) {
-    const MlpSpec spec(o.layers, o.activations);
+// ---- train: options -> plan, load, train loop, save, pictures ------------------------------------
+
+// A training run as the options decide it, before any work: the network, the trainer's
+// configuration, the settings a resume must match, the files it writes.
+struct Plan {
+    MlpSpec spec;
+    Init init = Init::he;
+    TrainConfig config;
+    io::Settings settings;
+    std::string model, curve, mislabeled, checkpoint;
+};
+
+// The task has one output, p(cat): a single sigmoid unit (the labels are 0/1, and `predict`, the
+// pictures and the saved model read p(cat) from it). A softmax output is refused as any other.
+MlpSpec cat_network(const TrainOptions& o) {
+    for (const auto& a : o.activations) parse_activation(a);  // an unknown name first
+    if (!o.activations.empty() && o.activations.back() != "sigmoid")
+        throw UsageError("--activations: the output layer of the cat classifier is sigmoid (one unit, "
+                         "p(cat)), got " + o.activations.back());
     if (o.layers.back() != 1)
-        throw UsageError("--layers: the output layer must have size 1 (cat or non-cat), got " +
+        throw UsageError("--layers: the output layer must have size 1 (one sigmoid unit, p(cat)), got " +
                          std::to_string(o.layers.back()));
-    const std::size_t hidden = spec.layers() - 1;
+    return MlpSpec(o.layers, o.activations);
+}
+
+// The options that decide a training run's numbers: a resume must use the same ones.
+io::Settings identity_settings(const TrainOptions& o) {
+    std::string acts, keep;
+    for (std::size_t i = 0; i < o.activations.size(); ++i) acts += (i ? "," : "") + o.activations[i];
+    for (std::size_t i = 0; i < o.keep_prob.size(); ++i) keep += (i ? "," : "") + cli::exact(o.keep_prob[i]);
+    return {{"layers", cli::join(o.layers, ",")},
+            {"activations", acts},
+            {"dtype", o.dtype},
+            {"seed", std::to_string(o.seed)},
+            {"init", o.init},
+            {"init-scale", cli::exact(o.init_scale)},
+            {"optimizer", o.optimizer},
+            {"learning-rate", cli::exact(o.learning_rate)},
+            {"beta", cli::exact(o.beta)},
+            {"beta1", cli::exact(o.beta1)},
+            {"beta2", cli::exact(o.beta2)},
+            {"epsilon", cli::exact(o.epsilon)},
+            {"decay", cli::exact(o.decay)},
+            {"decay-interval", std::to_string(o.decay_interval)},
+            {"mini-batch-size", std::to_string(o.mini_batch_size)},
+            {"shuffle-seed", std::to_string(o.shuffle_seed)},
+            {"lambd", cli::exact(o.lambd)},
+            {"keep-prob", keep},
+            {"dropout-seed", std::to_string(o.dropout_seed)}};
+}
+
+Plan plan(const TrainOptions& o) {
+    Plan p;
+    p.spec = cat_network(o);
+    const std::size_t hidden = p.spec.layers() - 1;
     if (!o.keep_prob.empty() && o.keep_prob.size() != 1 && o.keep_prob.size() != hidden)
         throw UsageError("--keep-prob: give one value or one per hidden layer (" +
                          std::to_string(hidden) + "), got " + std::to_string(o.keep_prob.size()));
-    cli::ensure_writable(o.out);
-    cli::remove_stale_temporaries(o.out);
+    p.init = parse_init(o.init);
+    TrainConfig& c = p.config;
+    c.optimizer.kind = parse_optimizer(o.optimizer);
+    c.optimizer.learning_rate = o.learning_rate;
+    c.optimizer.beta = o.beta;
+    c.optimizer.beta1 = o.beta1;
+    c.optimizer.beta2 = o.beta2;
+    c.optimizer.epsilon = o.epsilon;
+    c.decay = o.decay;
+    c.decay_interval = o.decay_interval;
+    c.mini_batch_size = std::size_t(o.mini_batch_size);
+    c.shuffle_seed = o.shuffle_seed;
+    c.reg.lambd = o.lambd;
+    c.reg.keep_prob = o.keep_prob;
+    c.dropout_seed = o.dropout_seed;
+    p.settings = identity_settings(o);
+    p.model = cli::out_file(o.out, "model.h5");
+    p.curve = cli::out_file(o.out, "cost_curve.png");
+    p.mislabeled = cli::out_file(o.out, "mislabeled.png");
+    p.checkpoint = cli::out_file(o.out, "checkpoint.h5");
+    return p;
+}
+
+// The dataset, checked against the network and the memory. Only the test images are drawn
+// later: the training pixels are dropped (the training data moves into the tape, no second copy).
+template <class T>
+io::CatData<T> load(const TrainOptions& o, const Plan& p) {
     const std::string dir = data_dir(o.data);
     io::CatData<T> data = io::load_catvnoncat<T>(dir);
-    check_input_size(data.train, spec.dims[0], dir, "--layers: the input size");
-    {
-        // parameter copies besides the tape's values and gradients: the initialiser's (computed in
-        // double), the last good parameters kept for an anomaly stop, the saved model's, moments
-        const int moments = o.optimizer == "adam" ? 2 : o.optimizer == "momentum" ? 1 : 0;
-        const std::size_t m = data.train.X.shape()[1];
-        const std::size_t batch = o.mini_batch_size > 0 ? std::min<std::size_t>(std::size_t(o.mini_batch_size), m) : m;
-        require_memory(spec, batch, sizeof(T), 3 + moments, "--layers: training this network");
-    }
-    // Only the test images are drawn; the training data moves into the tape (no second copy).
+    check_input_size(data.train, p.spec.dims[0], dir, "--layers: the input size");
+    // parameter copies besides the tape's values and gradients: the initialiser's (computed in
+    // double), the last good parameters kept for an anomaly stop, the saved model's, moments
+    const int moments = o.optimizer == "adam" ? 2 : o.optimizer == "momentum" ? 1 : 0;
+    const std::size_t m = data.train.X.shape()[1];
+    const std::size_t batch = o.mini_batch_size > 0 ? std::min<std::size_t>(std::size_t(o.mini_batch_size), m) : m;
+    require_memory(p.spec, batch, sizeof(T), 3 + moments, "--layers: training this network");
     std::vector<std::uint8_t>().swap(data.train.pixels);
+    return data;
+}
 
-    const std::string model_path = (std::filesystem::path(o.out) / "model.h5").string();
-    const std::string curve_path = (std::filesystem::path(o.out) / "cost_curve.png").string();
-    const std::string mislabeled_path = (std::filesystem::path(o.out) / "mislabeled.png").string();
-
-    TrainConfig cfg;
-    cfg.optimizer.kind = parse_optimizer(o.optimizer);
-    cfg.optimizer.learning_rate = o.learning_rate;
-    cfg.optimizer.beta = o.beta;
-    cfg.optimizer.beta1 = o.beta1;
-    cfg.optimizer.beta2 = o.beta2;
-    cfg.optimizer.epsilon = o.epsilon;
-    cfg.decay = o.decay;
-    cfg.decay_interval = o.decay_interval;
-    cfg.mini_batch_size = std::size_t(o.mini_batch_size);
-    cfg.shuffle_seed = o.shuffle_seed;
-    cfg.reg.lambd = o.lambd;
-    cfg.reg.keep_prob = o.keep_prob;
-    cfg.dropout_seed = o.dropout_seed;
-    const Init init = parse_init(o.init);
-    const io::Settings settings = identity_settings(o);
-    // Held by pointer so the tape (and the training data it owns) is freed before the pictures.
-    // A full-batch trainer takes the data without a copy.
-    auto trainer = std::make_unique<Trainer<T>>(spec, init_params<T>(spec, init, o.seed, o.init_scale),
-                                                std::move(data.train.X), std::move(data.train.Y), cfg);
+// A trainer over the training set, from the initialiser or from --resume (then `costs` holds the
+// costs so far). Held by pointer so that the tape, and the training data it owns, can be freed
+// before the pictures. A full-batch trainer takes the data without a copy.
+template <class T>
+std::unique_ptr<Trainer<T>> start(const TrainOptions& o, const Plan& p, io::CatData<T>& data,
+                                  std::vector<double>& costs) {
+    auto trainer = std::make_unique<Trainer<T>>(p.spec, init_params<T>(p.spec, p.init, o.seed, o.init_scale),
+                                                std::move(data.train.X), std::move(data.train.Y), p.config);
     trainer->net().tape().set_check_finite(o.anomaly_check);
-    std::vector<double> costs;
     costs.reserve(std::size_t(o.iterations));
     if (!o.resume.empty()) {
         io::Checkpoint<T> c = io::load_checkpoint<T>(o.resume);
-        check_same_settings(o.resume, c.settings, settings);
+        cli::check_same_settings(o.resume, c.settings, p.settings);
         trainer->restore(c.state);
         costs = std::move(c.costs);
         if (!o.quiet) std::printf("resumed from %s after iteration %lld\n", o.resume.c_str(),
                                   (long long)costs.size() - 1);
     }
-    const std::string checkpoint_path = (std::filesystem::path(o.out) / "checkpoint.h5").string();
-    auto save = [&](const std::string& path, const Params<T>& params, long long epochs, double cost,
-                    const std::string& stopped) {
-        io::ModelInfo info;
-        info.image_shape = {data.train.height, data.train.width, data.train.channels};
-        info.classes = data.train.classes;
-        info.texts = {{"init", o.init}, {"optimizer", o.optimizer}};
-        if (!stopped.empty()) info.texts.push_back({"stopped", stopped});
-        info.numbers = {{"init_scale", o.init_scale},       {"beta", o.beta},
-                        {"beta1", o.beta1},                 {"beta2", o.beta2},
-                        {"epsilon", o.epsilon},             {"decay", o.decay},
-                        {"decay_interval", double(o.decay_interval)},
-                        {"mini_batch_size", double(o.mini_batch_size)},
-                        {"shuffle_seed", double(o.shuffle_seed)},
-                        {"lambd", o.lambd},                 {"dropout_seed", double(o.dropout_seed)}};
-        for (std::size_t l = 1; l < spec.layers(); ++l)
-            info.numbers.push_back({"keep_prob_" + std::to_string(l), trainer->net().keep_prob(l)});
-        io::save_model(path, spec, params, o.learning_rate, epochs, o.seed, cost, info);
-    };
+    return trainer;
+}
 
-    Progress progress(!o.quiet && isatty(STDOUT_FILENO), o.iterations);
-    const auto start = Clock::now();
-    Params<T> good = trainer->net().params();  // the last parameters known to be finite
-    for (long long i = (long long)costs.size(); i < o.iterations; ++i) {
-        try {
-            const double cost = trainer->epoch();
-            if (!std::isfinite(cost))
-                throw NumericError("the cost is " + std::string(std::isnan(cost) ? "nan" : "inf"));
-            const Params<T> now = trainer->net().params();
-            if (!all_finite(now)) throw NumericError("the update made a parameter NaN or Inf");
-            costs.push_back(cost);
-            good = now;
-        } catch (const NumericError& e) {
-            // Stop cleanly: the parameters before this iteration were finite; keep them.
-            progress.clear();
-            std::fflush(stdout);
-            const std::string what = "iteration " + std::to_string(i) + ": " + e.what();
-            save(model_path, good, i, costs.empty() ? NAN : costs.back(), what);
-            std::fprintf(stderr, "%s: %s; stopped, the last good model (after %lld iterations) is %s%s\n",
-                         kProgram, what.c_str(), i, model_path.c_str(),
-                         o.anomaly_check ? "" : " (--no-anomaly-check: the first bad node was not traced)");
-            return 3;
-        }
-        const double cost = costs.back();
-        if (!o.quiet && o.print_every > 0 && i % o.print_every == 0) {
-            progress.clear();
-            std::printf("after iteration of %lld cost:%f\n", i, cost);
-        }
+template <class T>
+bool all_finite(const Params<T>& p) {
+    for (const auto* group : {&p.W, &p.b})
+        for (const auto& m : *group)
+            for (T v : m)
+                if (!std::isfinite(v)) return false;
+    return true;
+}
+
+// The epochs: the seed's "after iteration of N cost:X" lines, a checkpoint every
+// --checkpoint-every, `good` the last parameters known to be finite. Stops at the first
+// non-finite cost or parameter, or an anomaly the tape reports.
+template <class T>
+EpochLoopResult train_loop(const TrainOptions& o, const Plan& p, Trainer<T>& trainer, std::vector<double>& costs,
+                           Params<T>& good) {
+    good = trainer.net().params();
+    EpochLoop loop;
+    loop.epochs = o.iterations;
+    loop.unit = "iteration";
+    loop.progress = cli::show_progress(o.quiet);
+    loop.print_every = o.quiet ? 0 : o.print_every;
+    loop.print = [](long long i, double cost) { std::printf("after iteration of %lld cost:%f\n", i, cost); };
+    loop.after = [&](long long i, double cost) {
+        const Params<T> now = trainer.net().params();
+        if (!all_finite(now)) throw NumericError("the update made a parameter NaN or Inf");
+        costs.push_back(cost);
+        good = now;
         if (o.checkpoint_every > 0 && (i + 1) % o.checkpoint_every == 0 && i + 1 < o.iterations) {
             io::Checkpoint<T> c;
-            c.state = trainer->state();
-            c.settings = settings;
+            c.state = trainer.state();
+            c.settings = p.settings;
             c.costs = costs;
-            io::save_checkpoint(checkpoint_path, c);
+            io::save_checkpoint(p.checkpoint, c);
         }
-        progress.update(i + 1, cost);
-    }
-    progress.clear();
-    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    if (!o.quiet) std::printf("training seconds: %.3f\n", seconds);
+    };
+    return run_epochs((long long)costs.size(), [&](long long) { return trainer.epoch(); }, loop);
+}
 
-    // One pass over the training data with the trained parameters and dropout off: the final
-    // cost (not the last printed, pre-update one) and the train accuracy.
-    const Evaluation fit = trainer->evaluate();
-    const Mlp<T>& net = trainer->net();
-    std::printf("train accuracy: %s\n", cli::py_float(fit.accuracy).c_str());
-    std::printf("test accuracy: %s\n", cli::py_float(net.accuracy(data.test.X, data.test.Y)).c_str());
-    std::fflush(stdout);
+// model.h5: the parameters with the settings and the dataset's image shape and classes; `stopped`
+// says why a run ended early.
+template <class T>
+void save(const TrainOptions& o, const Plan& p, const io::CatData<T>& data, const Mlp<T>& net,
+          const Params<T>& params, long long epochs, double cost, const std::string& stopped) {
+    io::ModelInfo info;
+    info.image_shape = {data.train.height, data.train.width, data.train.channels};
+    info.classes = data.train.classes;
+    info.texts = {{"init", o.init}, {"optimizer", o.optimizer}};
+    if (!stopped.empty()) info.texts.push_back({"stopped", stopped});
+    info.numbers = {{"init_scale", o.init_scale},       {"beta", o.beta},
+                    {"beta1", o.beta1},                 {"beta2", o.beta2},
+                    {"epsilon", o.epsilon},             {"decay", o.decay},
+                    {"decay_interval", double(o.decay_interval)},
+                    {"mini_batch_size", double(o.mini_batch_size)},
+                    {"shuffle_seed", double(o.shuffle_seed)},
+                    {"lambd", o.lambd},                 {"dropout_seed", double(o.dropout_seed)}};
+    for (std::size_t l = 1; l < p.spec.layers(); ++l)
+        info.numbers.push_back({"keep_prob_" + std::to_string(l), net.keep_prob(l)});
+    io::save_model(p.model, p.spec, params, o.learning_rate, epochs, o.seed, cost, info);
+}
 
-    const double final_cost = fit.cost;
-    save(model_path, net.params(), o.iterations, final_cost, "");
-    // the finished model supersedes the checkpoint
-    if (o.checkpoint_every > 0 || !o.resume.empty()) std::filesystem::remove(checkpoint_path);
+// What the cost curve plots, in words: each epoch's training cost as the trainer computed it
+// (the loss the optimiser saw, with the L2 penalty and the dropout masks, before each update).
+// `with_batches` false leaves out how an epoch's batches are combined (the picture's axis has no
+// room for it; its subtitle says it).
+std::string curve_quantity(const TrainOptions& o, bool with_batches = true) {
+    std::string q = o.lambd > 0 ? "cross-entropy + L2" : "cross-entropy";
+    if (!o.keep_prob.empty()) q += ", dropout on";
+    if (with_batches && o.mini_batch_size > 0) q += ", mean of the batches";
+    return q;
+}
 
-    const Matrix<T> proba = net.predict_proba(data.test.X);
-    trainer.reset();
-
+// cost_curve.png: every epoch's cost, the quantity curve_quantity() names (the loop printed every
+// --print-every-th); mislabeled.png: the seed's print_mislabeled_images, test images whose
+// rounded prediction is not the label.
+template <class T>
+void draw(const TrainOptions& o, const Plan& p, const std::vector<double>& costs, const Matrix<T>& proba,
+          const io::ImageSet<T>& test) {
     char lr_text[32], cost_text[32];
     std::snprintf(lr_text, sizeof lr_text, "%g", o.learning_rate);
-    std::snprintf(cost_text, sizeof cost_text, "%.6f", final_cost);
-    picture::plot_cost_curve(curve_path, costs, int(o.print_every),
-                             std::string("Learning rate = ") + lr_text,
-                             "layers " + join(spec.dims, "-") + ", " + o.dtype + ", seed " +
-                                 std::to_string(o.seed) + ", final cost " + cost_text);
+    std::snprintf(cost_text, sizeof cost_text, "%.6f", costs.empty() ? NAN : costs.back());
+    const std::string step = o.mini_batch_size > 0 ? "epoch" : "iteration";
+    picture::plot_cost_curve(p.curve, costs, int(o.print_every), std::string("Learning rate = ") + lr_text,
+                             "layers " + cli::join(p.spec.dims, "-") + ", " + o.dtype + ", seed " +
+                                 std::to_string(o.seed) + ", last cost " + cost_text +
+                                 (o.mini_batch_size > 0 ? ", epochs: mean of their batches" : ""),
+                             step, "cost (" + curve_quantity(o, false) + ")");
 
-    // The seed's print_mislabeled_images: test images whose rounded prediction is not the label.
-    const std::size_t m = data.test.X.shape()[1];
-    const std::size_t n_x = spec.dims[0];
-    const auto& classes = data.test.classes;
+    const std::size_t m = test.X.shape()[1];
+    const std::size_t n_x = p.spec.dims[0];
+    const auto& classes = test.classes;
     std::vector<picture::Tile> tiles;
     for (std::size_t j = 0; j < m; ++j) {
         const int predicted = proba(0, j) > T(0.5) ? 1 : 0;
-        const int truth = int(data.test.Y(0, j));
+        const int truth = int(test.Y(0, j));
         if (predicted == truth) continue;
-        char p[32];
+        char pc[32];
         // three decimals: at two, a probability just under 0.5 would read "0.50" beside "non-cat"
-        std::snprintf(p, sizeof p, "%.3f", double(proba(0, j)));
-        tiles.push_back({data.test.pixels.data() + j * n_x, int(data.test.height),
-                         int(data.test.width), int(data.test.channels),
-                         {"test #" + std::to_string(j) + "  p(cat)=" + p,
+        std::snprintf(pc, sizeof pc, "%.3f", double(proba(0, j)));
+        tiles.push_back({test.pixels.data() + j * n_x, int(test.height), int(test.width), int(test.channels),
+                         {"test #" + std::to_string(j) + "  p(cat)=" + pc,
                           "predicted: " + classes[std::size_t(predicted)],
                           "true: " + classes[std::size_t(truth)]},
                          picture::Rgb{214, 39, 40}});
     }
-    picture::image_grid(mislabeled_path,
-                        "Mislabeled test images: " + std::to_string(tiles.size()) + " of " +
-                            std::to_string(m),
+    picture::image_grid(p.mislabeled,
+                        "Mislabeled test images: " + std::to_string(tiles.size()) + " of " + std::to_string(m),
                         tiles, 4, 5);
-
     if (!o.quiet) {
-        std::printf("model: %s\n", model_path.c_str());
-        std::printf("cost curve: %s\n", curve_path.c_str());
-        std::printf("mislabeled test images: %s\n", mislabeled_path.c_str());
+        std::printf("model: %s\n", p.model.c_str());
+        std::printf("cost curve: %s (cost per %s: %s; last %s)\n", p.curve.c_str(), step.c_str(),
+                    curve_quantity(o).c_str(), cost_text);
+        std::printf("mislabeled test images: %s\n", p.mislabeled.c_str());
     }
+}
+
+// A run the loop stopped: model.h5 with the last parameters known to be finite (attribute
+// `stopped` says why), one line on stderr, exit code 3.
+template <class T>
+int save_stopped(const TrainOptions& o, const Plan& p, const io::CatData<T>& data, const Trainer<T>& trainer,
+                 const Params<T>& good, const std::vector<double>& costs, const EpochLoopResult& run) {
+    const long long i = run.epochs_done;
+    const std::string what = "iteration " + std::to_string(i) + ": " + run.error;
+    save(o, p, data, trainer.net(), good, i, costs.empty() ? NAN : costs.back(), what);
+    std::fflush(stdout);
+    std::fprintf(stderr, "%s: %s; stopped, the last good model (after %lld iterations) is %s%s\n", kProgram,
+                 what.c_str(), i, p.model.c_str(),
+                 o.anomaly_check ? "" : " (--no-anomaly-check: the first bad node was not traced)");
+    return 3;
+}
+
+// One pass over the training data with the trained parameters and dropout off: the final cost
+// (not the last printed, pre-update one) and the train accuracy; then the test accuracy.
+template <class T>
+Evaluation report_accuracies(Trainer<T>& trainer, const io::ImageSet<T>& test) {
+    const Evaluation fit = trainer.evaluate();
+    std::printf("train accuracy: %s\n", cli::py_float(fit.accuracy).c_str());
+    std::printf("test accuracy: %s\n", cli::py_float(trainer.net().accuracy(test.X, test.Y)).c_str());
+    std::fflush(stdout);
+    return fit;
+}
+
+template <class T>
+int train(const TrainOptions& o) {
+    const Plan p = plan(o);
+    cli::prepare_out(o.out);
+    io::CatData<T> data = load<T>(o, p);
+    std::vector<double> costs;
+    auto trainer = start(o, p, data, costs);
+
+    Params<T> good;
+    const EpochLoopResult run = train_loop(o, p, *trainer, costs, good);
+    if (run.stopped) return save_stopped(o, p, data, *trainer, good, costs, run);
+    if (!o.quiet) std::printf("training seconds: %.3f\n", run.seconds);
+
+    const Evaluation fit = report_accuracies(*trainer, data.test);
+    const Mlp<T>& net = trainer->net();
+    save(o, p, data, net, net.params(), o.iterations, fit.cost, "");
+    // the finished model supersedes the checkpoint
+    if (o.checkpoint_every > 0 || !o.resume.empty()) std::filesystem::remove(p.checkpoint);
+
+    // the tape and the training data it holds go before the pictures
+    const Matrix<T> proba = net.predict_proba(data.test.X);
+    trainer.reset();
+    draw(o, p, costs, proba, data.test);
     return 0;
 }
 
@@ -419,7 +434,7 @@ int predict(const PredictOptions& o) {
             mlp.evaluate();
             const Matrix<double>& p = mlp.tape().value(mlp.A(mlp.layers()));
             for (std::size_t j = 0; j < cols.size(); ++j)
-                std::printf("%s: %s (p=%.*f)\n", names[j].c_str(),
+                std::printf("%s: %s (p(cat)=%.*f)\n", names[j].c_str(),
                             classes[p(0, j) > 0.5 ? 1 : 0].c_str(), o.digits, p(0, j));
         }
     }
@@ -448,7 +463,7 @@ int main(int argc, char** argv) {
         ->delimiter(',')
         ->capture_default_str()
         ->check(kLayerSize);
-    tr->add_option("--activations", t.activations, "one per layer: relu, tanh or sigmoid (last: sigmoid)")
+    tr->add_option("--activations", t.activations, "one per layer: relu, tanh or sigmoid; the output sigmoid (one unit, p(cat))")
         ->delimiter(',')
         ->capture_default_str();
     tr->add_option("--learning-rate", t.learning_rate, "step size (before decay)")
@@ -459,15 +474,15 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::Range(1LL, 1000000000LL));
     tr->add_option("--seed", t.seed, "initialisation seed (numpy's np.random.seed)")->capture_default_str();
-    tr->add_option("--init", t.init, "weight initialiser: zeros, normal, xavier, he")
+    tr->add_option("--init", t.init, "weight initialiser: " + kInitNames.accepted())
         ->capture_default_str()
-        ->check(CLI::IsMember({"zeros", "normal", "xavier", "he"}));
+        ->check(CLI::IsMember(kInitNames.names()));
     tr->add_option("--init-scale", t.init_scale, "standard deviation of --init normal")
         ->capture_default_str()
         ->check(kPositive);
-    tr->add_option("--optimizer", t.optimizer, "gd, momentum or adam")
+    tr->add_option("--optimizer", t.optimizer, kOptimizerNames.accepted())
         ->capture_default_str()
-        ->check(CLI::IsMember({"gd", "momentum", "adam"}));
+        ->check(CLI::IsMember(kOptimizerNames.names()));
     tr->add_option("--beta", t.beta, "momentum: velocity decay, in [0,1)")
         ->capture_default_str()
         ->check(kBeta);
@@ -509,9 +524,7 @@ int main(int argc, char** argv) {
     tr->add_option("--resume", t.resume, "continue from a checkpoint (same options as its run)");
     tr->add_flag("!--no-anomaly-check", t.anomaly_check,
                  "do not check every value and gradient for NaN/Inf (a non-finite cost still stops)");
-    tr->add_option("--dtype", t.dtype, "floating point type")
-        ->capture_default_str()
-        ->check(CLI::IsMember({"f64", "f32"}));
+    cli::add_dtype_option(*tr, t.dtype);
     tr->add_option("--print-every", t.print_every, "print the cost every N iterations (0: never)")
         ->capture_default_str()
         ->check(kNonNegative);

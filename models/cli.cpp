@@ -1,5 +1,6 @@
 #include "cli.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -75,6 +76,48 @@ void remove_stale_temporaries(const std::string& dir) {
         const std::string pid = name.substr(pos + 8);
         if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
         if (!std::filesystem::exists("/proc/" + pid)) std::filesystem::remove(entry.path(), ec);
+    }
+}
+
+CLI::Option* add_dtype_option(CLI::App& app, std::string& dtype) {
+    return app.add_option("--dtype", dtype, "floating point type")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"f64", "f32"}));
+}
+
+void prepare_out(const std::string& dir) {
+    ensure_writable(dir);
+    remove_stale_temporaries(dir);
+}
+
+std::string out_file(const std::string& dir, const std::string& name) {
+    return (std::filesystem::path(dir) / name).string();
+}
+
+std::string join(const std::vector<std::size_t>& v, const char* sep) {
+    std::string s;
+    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + std::to_string(v[i]);
+    return s;
+}
+
+std::string exact(double v) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    return buf;
+}
+
+bool show_progress(bool quiet) { return !quiet && ::isatty(STDOUT_FILENO); }
+
+void check_same_settings(const std::string& file,
+                         const std::vector<std::pair<std::string, std::string>>& saved,
+                         const std::vector<std::pair<std::string, std::string>>& now) {
+    for (const auto& [name, value] : now) {
+        auto it = std::find_if(saved.begin(), saved.end(), [&](const auto& kv) { return kv.first == name; });
+        const std::string was = it == saved.end() ? "(not recorded)" : it->second;
+        if (was != value)
+            throw UsageError("--resume " + file + ": it was trained with --" + name + " " +
+                             (was.empty() ? "(none)" : was) + ", this run has " +
+                             (value.empty() ? "(none)" : value) + " (resume with the same options)");
     }
 }
 

@@ -4,8 +4,11 @@
 // Every error ends a program with one line "<program>: <message>" on stderr and exit code 2:
 // run() parses the command line (CLI11's own errors included) and catches what the program throws.
 
+#include <cstddef>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -21,12 +24,36 @@ CLI::Validator positive();  // a finite number > 0
 // each entry of a layer-size list: a positive integer (CLI11 alone would wrap "-3" to 2^64 - 3)
 CLI::Validator layer_size();
 
+// The --dtype option (f64 or f32, default f64) of a training program.
+CLI::Option* add_dtype_option(CLI::App& app, std::string& dtype);
+
 // Fails (UsageError naming --out) before any work when `dir` cannot be created or written.
 void ensure_writable(const std::string& dir);
 
 // A run killed while writing leaves its temporary file (<name>.h5.tmp.<pid>) behind; the files
 // themselves are never partial. Removes those of processes that no longer exist.
 void remove_stale_temporaries(const std::string& dir);
+
+// The output directory of a training run, before any work: ensure_writable, then
+// remove_stale_temporaries.
+void prepare_out(const std::string& dir);
+// dir/name
+std::string out_file(const std::string& dir, const std::string& name);
+
+// "12288-20-7-5-1" of {12288, 20, 7, 5, 1} with sep "-"
+std::string join(const std::vector<std::size_t>& v, const char* sep);
+// %.17g: a double as text that reads back as the same double (settings a resume compares)
+std::string exact(double v);
+
+// A live progress line is wanted: not --quiet, and stdout is a terminal.
+bool show_progress(bool quiet);
+
+// Resuming: the settings saved with a checkpoint must be the run's. Throws UsageError
+// "--resume FILE: it was trained with --NAME X, this run has Y (resume with the same options)"
+// for the first that differs.
+void check_same_settings(const std::string& file,
+                         const std::vector<std::pair<std::string, std::string>>& saved,
+                         const std::vector<std::pair<std::string, std::string>>& now);
 
 // Parses the command line and runs `body`: --help prints and exits 0; a parse error, a std::exception
 // or a bad_alloc (with `memory_hint` after "not enough memory for this run") prints one line

@@ -21,7 +21,6 @@
 // code 2; a loss that is no longer finite stops training with exit code 3.
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -46,7 +45,6 @@
 namespace {
 
 using namespace xgrad;
-using Clock = std::chrono::steady_clock;
 
 const char* const kProgram = "digits_classifier";
 
@@ -67,12 +65,6 @@ struct PredictOptions {
     std::string data;
     std::string out = "out";
 };
-
-std::string join(const std::vector<std::size_t>& v, const char* sep) {
-    std::string s;
-    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + std::to_string(v[i]);
-    return s;
-}
 
 std::string data_dir(const std::string& option) {
     return io::find_digits_dir(option, XGRAD_DEFAULT_DIGITS_DIR);
@@ -126,22 +118,6 @@ Matrix<T> first_columns(const Matrix<T>& a, std::size_t n) {
     Matrix<T> out = Matrix<T>::from_shape({rows, n});
     for (std::size_t i = 0; i < rows; ++i) std::copy_n(a.data() + i * m, n, out.data() + i * n);
     return out;
-}
-
-// Columns order[begin, begin + n) of `all` [rows, m] into the constant `leaf`, which takes the
-// shape [rows, n] (within its buffer's capacity: no allocation once the widest batch was seen).
-template <class T>
-void gather(Tape<T>& tape, NodeId leaf, const Matrix<T>& all, const std::vector<std::size_t>& order,
-            std::size_t begin, std::size_t n) {
-    Matrix<T>& dst = tape.leaf_value(leaf);
-    const std::size_t rows = all.shape()[0], m = all.shape()[1];
-    if (dst.shape()[0] != rows || dst.shape()[1] != n) dst.resize({rows, n});
-    const std::size_t* idx = order.data() + begin;
-    for (std::size_t i = 0; i < rows; ++i) {
-        const T* src = all.data() + i * m;
-        T* d = dst.data() + i * n;
-        for (std::size_t j = 0; j < n; ++j) d[j] = src[idx[j]];
-    }
 }
 
 // The class of every column of X (the largest logit; the first on a tie) and its softmax
@@ -224,63 +200,68 @@ void test_report(Classifier<T>& c, const io::LabeledSet<T>& test, const std::str
     }
 }
 
+// ---- train: options -> network, load, train loop, save, pictures --------------------------------
+
+// The dataset and the layer sizes {n_x, hidden..., K} it gives the network, checked against the
+// memory; the output directory, ready.
+template <class T>
+io::DigitsData<T> load(const TrainOptions& o, std::vector<std::size_t>& sizes) {
+    io::DigitsData<T> data = io::load_digits<T>(data_dir(o.data));
+    const std::size_t n_x = data.train.X.shape()[0], m = data.train.X.shape()[1];
+    sizes = {n_x};
+    sizes.insert(sizes.end(), o.hidden.begin(), o.hidden.end());
+    sizes.push_back(data.train.classes.size());
+    check_network(sizes, m, sizeof(T), "--hidden");
+    cli::prepare_out(o.out);
+    return data;
+}
+
+// The epochs: Adam over shuffled mini-batches of the one graph, "epoch E/N loss L" each. Everything
+// random comes from `rng`, after the weights: one permutation of the training examples per epoch.
+template <class T>
+EpochLoopResult train_loop(const TrainOptions& o, Classifier<T>& c, Optimizer<T>& opt, NumpyRandom& rng,
+                           const io::LabeledSet<T>& train) {
+    const std::size_t m = train.X.shape()[1], B = std::min<std::size_t>(std::size_t(o.batch_size), m);
+    EpochLoop loop;
+    loop.epochs = o.epochs;
+    loop.progress = cli::show_progress(o.quiet);
+    loop.print_every = o.quiet ? 0 : 1;
+    loop.print = [&](long long e, double loss) { std::printf("epoch %lld/%lld loss %.6f\n", e + 1, o.epochs, loss); };
+    loop.cost_name = "the training loss";
+    return run_epochs(
+        0, [&](long long) { return minibatch_epoch(c.tape, c.x, c.y, c.loss, opt, train.X, train.Y, rng.permutation(m), B); },
+        loop);
+}
+
 template <class T>
 int train(const TrainOptions& o) {
-    const std::string dir = data_dir(o.data);
-    io::DigitsData<T> data = io::load_digits<T>(dir);
-    const std::size_t n_x = data.train.X.shape()[0], m = data.train.X.shape()[1];
-    const std::size_t K = data.train.classes.size();
-    std::vector<std::size_t> sizes{n_x};
-    sizes.insert(sizes.end(), o.hidden.begin(), o.hidden.end());
-    sizes.push_back(K);
-    check_network(sizes, m, sizeof(T), "--hidden");
-    cli::ensure_writable(o.out);
-    cli::remove_stale_temporaries(o.out);
-    const std::size_t B = std::min<std::size_t>(std::size_t(o.batch_size), m);
-
-    // everything random comes from one numpy-legacy stream: the layers' weights (randn, in order),
-    // then one permutation of the training examples per epoch
+    std::vector<std::size_t> sizes;
+    io::DigitsData<T> data = load<T>(o, sizes);
+    const std::size_t B = std::min<std::size_t>(std::size_t(o.batch_size), data.train.X.shape()[1]);
+    // the layers' weights are numpy's randn from the run's one stream, in order
     NumpyRandom rng(o.seed);
     auto c = std::make_unique<Classifier<T>>(sizes, Init::he, rng, first_columns(data.train.X, B),
                                              first_columns(data.train.Y, B));
     Optimizer<T> opt(c->tape, OptimizerConfig{OptimizerKind::adam, o.learning_rate});
-    Tape<T>& t = c->tape;
 
-    const auto start = Clock::now();
-    for (long long e = 1; e <= o.epochs; ++e) {
-        const std::vector<std::size_t> order = rng.permutation(m);
-        double total = 0;
-        for (std::size_t b = 0; b < m; b += B) {
-            const std::size_t n = std::min(B, m - b);
-            gather(t, c->x, data.train.X, order, b, n);
-            gather(t, c->y, data.train.Y, order, b, n);
-            t.forward();
-            opt.zero_grad();
-            t.backward(c->loss);
-            opt.step();
-            total += double(c->loss.value()(0, 0)) * double(n);
-        }
-        const double loss = total / double(m);
-        if (!std::isfinite(loss)) {
-            std::fflush(stdout);
-            std::fprintf(stderr, "%s: epoch %lld: the training loss is %s; stopped, no model written (try a smaller --learning-rate)\n",
-                         kProgram, e, std::isnan(loss) ? "nan" : "inf");
-            return 3;
-        }
-        if (!o.quiet) std::printf("epoch %lld/%lld loss %.6f\n", e, o.epochs, loss);
+    const EpochLoopResult run = train_loop(o, *c, opt, rng, data.train);
+    if (run.stopped) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "%s: epoch %lld: %s; stopped, no model written (try a smaller --learning-rate)\n",
+                     kProgram, run.epochs_done + 1, run.error.c_str());
+        return 3;
     }
-    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    if (!o.quiet) std::printf("training seconds: %.3f\n", seconds);
+    if (!o.quiet) std::printf("training seconds: %.3f\n", run.seconds);
 
     std::vector<std::size_t> predicted;
     std::vector<double> probability;
     classify(*c, data.train.X, predicted, probability);
     std::printf("train accuracy: %s\n", cli::py_float(accuracy(predicted, data.train.Y)).c_str());
 
-    const std::string model_path = (std::filesystem::path(o.out) / "model.h5").string();
+    const std::string model_path = cli::out_file(o.out, "model.h5");
     save(model_path, c->params);
     test_report(*c, data.test,
-                "layers " + join(sizes, "-") + ", " + o.dtype + ", seed " + std::to_string(o.seed), o.out,
+                "layers " + cli::join(sizes, "-") + ", " + o.dtype + ", seed " + std::to_string(o.seed), o.out,
                 o.quiet);
     if (!o.quiet) std::printf("model: %s\n", model_path.c_str());
     return 0;
@@ -343,7 +324,7 @@ int predict(const PredictOptions& o, const io::SavedParameters& saved) {
     NumpyRandom rng(0);  // not drawn from: zeros until the file's values are loaded
     Classifier<T> c(sizes, Init::zeros, rng, first_columns(test.X, 1), first_columns(test.Y, 1));
     load(o.model, c.params);
-    test_report(c, test, std::filesystem::path(o.model).filename().string() + ": layers " + join(sizes, "-") +
+    test_report(c, test, std::filesystem::path(o.model).filename().string() + ": layers " + cli::join(sizes, "-") +
                              ", " + saved.dtype,
                 o.out, true);
     return 0;
@@ -374,9 +355,7 @@ int main(int argc, char** argv) {
         ->check(cli::positive());
     tr->add_option("--seed", t.seed, "numpy seed of the initial weights and the epochs' shuffles")
         ->capture_default_str();
-    tr->add_option("--dtype", t.dtype, "floating point type")
-        ->capture_default_str()
-        ->check(CLI::IsMember({"f64", "f32"}));
+    cli::add_dtype_option(*tr, t.dtype);
     tr->add_option("--out", t.out, "directory for model.h5, confusion.png, misclassified.png")
         ->capture_default_str();
     tr->add_flag("--quiet", t.quiet, "print only the accuracies");

@@ -136,7 +136,8 @@ void Canvas::save_png(const std::string& path) const {
 }
 
 void plot_cost_curve(const std::string& path, const std::vector<double>& costs, int mark_every,
-                     const std::string& title, const std::string& subtitle) {
+                     const std::string& title, const std::string& subtitle, const std::string& x_label,
+                     const std::string& y_label) {
     const int W = 1000, H = 620;
     const int left = 120, right = 40, top = 100, bottom = 90;
     Canvas cv(W, H, Rgb{255, 255, 255});
@@ -183,14 +184,15 @@ void plot_cost_curve(const std::string& path, const std::vector<double>& costs, 
             if (std::isfinite(costs[i])) cv.dot(X(double(i)), Y(costs[i]), 4, kMark);
 
     // labels
-    const std::string xl = "iteration";
-    cv.text((px0 + px1 - Canvas::text_width(xl, 2)) / 2, H - 38, xl, kBlack, 2);
-    const std::string yl = "cost (cross-entropy)";
-    cv.text(24, (py0 + py1 + Canvas::text_width(yl, 2)) / 2, yl, kBlack, 2, true);
+    cv.text((px0 + px1 - Canvas::text_width(x_label, 2)) / 2, H - 38, x_label, kBlack, 2);
+    // a label longer than the axis is drawn at the font's own size
+    const int ys = Canvas::text_width(y_label, 2) <= py1 - py0 ? 2 : 1;
+    cv.text(24, (py0 + py1 + Canvas::text_width(y_label, ys)) / 2, y_label, kBlack, ys, true);
     cv.text((W - Canvas::text_width(title, 3)) / 2, 22, title, kBlack, 3);
-    cv.text((W - Canvas::text_width(subtitle, 2)) / 2, 62, subtitle, kAxis, 2);
+    const int ss = Canvas::text_width(subtitle, 2) <= W - 20 ? 2 : 1;
+    cv.text((W - Canvas::text_width(subtitle, ss)) / 2, 62, subtitle, kAxis, ss);
     if (mark_every > 0) {
-        const std::string legend = "dots: every " + std::to_string(mark_every) + " iterations";
+        const std::string legend = "dots: every " + std::to_string(mark_every) + " " + x_label + "s";
         const int lx = px1 - Canvas::text_width(legend, 2) - 36, ly = py0 + 14;
         cv.dot(lx + 10, ly + 7, 4, kMark);
         cv.text(lx + 24, ly, legend, kBlack, 2);

@@ -41,9 +41,11 @@ private:
 };
 
 // The cost per iteration as a line chart with axes, ticks, labels and a title; dots every
-// `mark_every` iterations (the seed's printed costs).
+// `mark_every` iterations (the seed's printed costs). `x_label` names one step of the curve
+// ("iteration", "epoch"), `y_label` the quantity plotted: say what `costs` holds.
 void plot_cost_curve(const std::string& path, const std::vector<double>& costs, int mark_every,
-                     const std::string& title, const std::string& subtitle);
+                     const std::string& title, const std::string& subtitle, const std::string& x_label,
+                     const std::string& y_label);
 
 struct Tile {
     const std::uint8_t* pixels;  // h·w·c bytes

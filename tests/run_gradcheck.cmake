@@ -178,7 +178,12 @@ bad("--keep-prob: 2 values, but \\[12288,20,7,5,1\\] relu,relu,relu,sigmoid has 
 bad("--keep-prob: \\[3,1\\] sigmoid has no hidden layer" --layers 3,1 --keep-prob 0.8)
 bad("--mask-seed needs --keep-prob" --mask-seed 3)
 bad("--dtype: 'f16' is not f32 or f64" --ops --dtype f16)
-bad("--dtype needs --ops" --dtype f32)
+# the network check is f64 only: --dtype f32 says so (and what --dtype f32 is for), f64 is accepted
+bad("--dtype f32: the network check \\(tape vs the seed's formulas vs finite differences\\) runs in f64 only.*--dtype f32 is for --ops" --dtype f32)
+bad("--dtype f32: the network check" --dtype f32 --layers 5,4,1 --activations relu,sigmoid)
+bad("--dtype: 'f16' is not f32 or f64" --dtype f16)
+run_gc(0 out err --dtype f64 --layers 5,4,1 --activations relu,sigmoid)
+expect_match("${out}" "\ngradcheck: every row passes\n$" "--dtype f64 without --ops")
 bad("--ops checks the library's ops: --layers is an option of the network check" --ops --layers 5,4,1)
 bad("--ops checks the library's ops: --json is an option of the network check" --ops --json)
 bad("--eps must be a positive number" --ops --eps -1)

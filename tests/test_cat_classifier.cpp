@@ -284,8 +284,10 @@ BOOST_AUTO_TEST_CASE(predict_on_own_png_matches_the_dataset) {
         const auto colon = line.find(".png: ");
         BOOST_TEST_REQUIRE(colon != std::string::npos, line);
         const std::string rest = line.substr(colon + 6);
-        const std::string cls = rest.substr(0, rest.find(" (p="));
-        const double got = std::stod(rest.substr(rest.find("(p=") + 3));
+        // the probability printed is p(cat), whichever class is named
+        const std::string cls = rest.substr(0, rest.find(" (p(cat)="));
+        BOOST_TEST_REQUIRE(rest.find(" (p(cat)=") != std::string::npos, line);
+        const double got = std::stod(rest.substr(rest.find("(p(cat)=") + 8));
         BOOST_TEST(std::abs(got - p(0, j)) < 1e-6, line << " vs " << p(0, j));
         BOOST_TEST(cls == data.test.classes[p(0, j) > 0.5 ? 1 : 0]);
     }
@@ -304,7 +306,7 @@ BOOST_AUTO_TEST_CASE(predict_on_own_png_matches_the_dataset) {
         const Run b = run("predict --model '" + default_model().string() + "' '" + png.string() + "'");
         BOOST_TEST(b.status == 0, b.err);
         BOOST_TEST(b.out.find("big.png: ") != std::string::npos, b.out);
-        const bool has_p = b.out.find(" (p=0.") != std::string::npos || b.out.find(" (p=1.") != std::string::npos;
+        const bool has_p = b.out.find(" (p(cat)=0.") != std::string::npos || b.out.find(" (p(cat)=1.") != std::string::npos;
         BOOST_TEST(has_p, b.out);
     }
 
@@ -326,6 +328,15 @@ BOOST_AUTO_TEST_CASE(bad_input_is_one_line_and_exit_2) {
     check(run("train --dtype f16"), "f16");
     check(run("train --out /etc/passwd/x"), "--out /etc/passwd/x: cannot create the directory");
     check(run("train --activations relu,relu,relu,gelu"), "unknown activation 'gelu'");
+    // the output is one sigmoid unit, p(cat): the messages say so and nothing else is accepted
+    for (const char* args : {"train --layers 12288,7,1 --activations relu,relu",
+                             "train --layers 12288,7,2 --activations relu,softmax"}) {
+        const Run r = run(args);
+        check(r, "--activations: the output layer of the cat classifier is sigmoid (one unit, p(cat))");
+        BOOST_TEST(r.err.find("softmax (") == std::string::npos, r.err);
+    }
+    check(run("train --layers 12288,7,2 --activations relu,sigmoid"),
+          "--layers: the output layer must have size 1 (one sigmoid unit, p(cat)), got 2");
     // layer sizes: a negative one is not wrapped to 2^64 - 3, absurd ones are refused by name
     check(run("train --layers 12288,-3,1 --activations relu,sigmoid"), "--layers: '-3' is not a layer size");
     check(run("train --layers 12288,1.5,1 --activations relu,sigmoid"), "--layers: '1.5' is not a layer size");
@@ -385,6 +396,12 @@ BOOST_AUTO_TEST_CASE(training_toolkit_options_combine) {
     const auto costs = cost_lines(a.out);
     BOOST_TEST_REQUIRE(costs.size() == 4u, a.out);
     for (const auto& [i, c] : costs) BOOST_TEST(std::isfinite(std::stod(c)), "iteration " << i);
+    // the cost curve says what it plots: the epochs' training cost with L2 and dropout, the last
+    // one as printed (not the cost after training, dropout off)
+    BOOST_TEST(value_after(a.out, "cost curve: ") ==
+                   "toolkit_out/cost_curve.png (cost per epoch: cross-entropy + L2, dropout on, mean of the "
+                   "batches; last " + costs.back().second + ")",
+               a.out);
     // reproducible: the same command prints the same costs; another shuffle seed does not
     const Run b = run(args);
     BOOST_TEST(cost_lines(b.out) == costs);

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <xtensor/xview.hpp>
+
 #include "test_util.hpp"
 #include "xgrad/nn/train.hpp"
 
@@ -369,6 +371,184 @@ BOOST_AUTO_TEST_CASE(bad_settings_are_clear_errors) {
     expect([&] { Mlp<double>(spec, he_init<double>(spec), X, Y, r); }, "lambd");
     expect([] { MlpSpec({2, 3, 1}, {"softmax", "sigmoid"}); }, "softmax is for the output layer");
     expect([] { MlpSpec({2, 1}, {"softmax"}); }, "at least 2 units");
+}
+
+// run_epochs: the epochs from `first` on, print every N, `after` each, and a clean stop (no throw)
+// at a non-finite cost or a NumericError, saying which epoch and why.
+BOOST_AUTO_TEST_CASE(run_epochs_prints_stops_and_reports) {
+    std::vector<long long> ran, printed, after;
+    EpochLoop loop;
+    loop.epochs = 7;
+    loop.print_every = 3;
+    loop.print = [&](long long e, double) { printed.push_back(e); };
+    loop.after = [&](long long e, double) { after.push_back(e); };
+    EpochLoopResult r = run_epochs(2, [&](long long e) { ran.push_back(e); return 1.0 / double(e + 1); }, loop);
+    BOOST_TEST(!r.stopped);
+    BOOST_TEST(r.epochs_done == 7);
+    BOOST_TEST(ran == (std::vector<long long>{2, 3, 4, 5, 6}), boost::test_tools::per_element());
+    BOOST_TEST(after == ran, boost::test_tools::per_element());
+    BOOST_TEST(printed == (std::vector<long long>{3, 6}), boost::test_tools::per_element());
+
+    // a nan cost at epoch 4: epochs 0..3 done, no print or `after` for 4, the loop ends there
+    ran.clear(), printed.clear(), after.clear();
+    loop.print_every = 1;
+    loop.cost_name = "the loss";
+    r = run_epochs(0, [&](long long e) { ran.push_back(e); return e == 4 ? NAN : 0.5; }, loop);
+    BOOST_TEST(r.stopped);
+    BOOST_TEST(r.epochs_done == 4);
+    BOOST_TEST(r.error == "the loss is nan");
+    BOOST_TEST(ran.size() == 5u);
+    BOOST_TEST(printed.size() == 4u);
+    BOOST_TEST(after.size() == 4u);
+    // a NumericError from `after` (a check of one's own) stops it the same way
+    loop.after = [](long long e, double) {
+        if (e == 1) throw NumericError("a parameter is inf");
+    };
+    r = run_epochs(0, [](long long) { return 0.5; }, loop);
+    BOOST_TEST(r.stopped);
+    BOOST_TEST(r.epochs_done == 1);
+    BOOST_TEST(r.error == "a parameter is inf");
+    // other errors are not the loop's to swallow
+    BOOST_CHECK_THROW(run_epochs(0, [](long long) -> double { throw DataError("disk"); }, loop), DataError);
+}
+
+// minibatch_epoch on a graph of one's own: the same steps and losses as the loop written out
+// (gather_columns into x and y, forward, zero_grad, backward, step), a short last batch included.
+BOOST_AUTO_TEST_CASE(minibatch_epoch_is_the_loop_written_out) {
+    NumpyRandom data_rng(5);
+    const M X = test::randn<double>(data_rng, 3, 10), Y = test::randn<double>(data_rng, 1, 10);
+    auto build = [&](Tape<double>& t, Var<double>& x, Var<double>& y, Var<double>& loss) {
+        NumpyRandom rng(2);
+        x = t.constant(M(xt::view(X, xt::all(), xt::range(0, 4))), "x");
+        y = t.constant(M(xt::view(Y, xt::all(), xt::range(0, 4))), "y");
+        const Var<double> w = t.parameter(test::randn<double>(rng, 1, 3), "w");
+        loss = mean(square(matmul(w, x) - y));
+    };
+    Tape<double> a, b;
+    Var<double> xa, ya, la, xb, yb, lb;
+    build(a, xa, ya, la);
+    build(b, xb, yb, lb);
+    Optimizer<double> oa(a, OptimizerConfig{OptimizerKind::adam, 0.01}), ob(b, OptimizerConfig{OptimizerKind::adam, 0.01});
+    NumpyRandom ra(9), rb(9);
+    for (int epoch = 0; epoch < 3; ++epoch) {
+        const double got = minibatch_epoch(a, xa, ya, la, oa, X, Y, ra.permutation(10), 4);
+        const std::vector<std::size_t> order = rb.permutation(10);
+        double total = 0;
+        for (std::size_t s = 0; s < 10; s += 4) {
+            const std::size_t n = std::min<std::size_t>(4, 10 - s);
+            gather_columns(b, xb, X, order, s, n);
+            gather_columns(b, yb, Y, order, s, n);
+            b.forward();
+            ob.zero_grad();
+            b.backward(lb);
+            ob.step();
+            total += lb.value()(0, 0) * double(n);
+        }
+        BOOST_TEST(got == total / 10.0);  // bit for bit
+        BOOST_TEST(a.value(oa.parameters()[0]) == b.value(ob.parameters()[0]));
+    }
+    BOOST_TEST(xa.shape() == (Shape{3, 2}));  // the last batch of 10 = 4 + 4 + 2
+}
+
+// What the README says of momentum vs PyTorch's SGD: ours, v = beta·v + (1-beta)·g, p -= lr·v, takes
+// the steps of PyTorch's u = mu·u + g, p -= lr_torch·u with mu = beta and lr_torch = lr·(1-beta).
+BOOST_AUTO_TEST_CASE(momentum_is_pytorchs_sgd_with_a_scaled_learning_rate) {
+    const double beta = 0.9, lr = 0.05;
+    Tape<double> t;
+    const Var<double> p = t.parameter(M{{1.5, -0.7, 0.2}}, "p");
+    const Var<double> loss = sum(p * p * p * p) + sum(p * p);  // a gradient that changes with p
+    OptimizerConfig c{OptimizerKind::momentum, lr};
+    c.beta = beta;
+    Optimizer<double> opt(t, c);
+    std::vector<double> q{1.5, -0.7, 0.2}, u(3, 0.0);  // PyTorch's arithmetic, by hand
+    for (int step = 0; step < 20; ++step) {
+        t.forward();
+        opt.zero_grad();
+        t.backward(loss.id());
+        opt.step();
+        for (std::size_t i = 0; i < 3; ++i) {
+            const double g = 4 * q[i] * q[i] * q[i] + 2 * q[i];
+            u[i] = beta * u[i] + g;
+            q[i] -= lr * (1 - beta) * u[i];
+        }
+        for (std::size_t i = 0; i < 3; ++i)
+            BOOST_TEST(p.value()(0, i) == q[i], boost::test_tools::tolerance(1e-12));
+    }
+}
+
+// An Optimizer keeps its tape's address: after the tape is moved, using it says what happened
+// instead of "node 0 is not on this tape (it has 0 nodes)"; one made after the move works.
+BOOST_AUTO_TEST_CASE(an_optimizer_on_a_moved_tape_says_so) {
+    Tape<double> t;
+    const Var<double> p = t.parameter(M{{1.0, 2.0}}, "p");
+    const Var<double> loss = sum(p * p);
+    Optimizer<double> opt(t, OptimizerConfig{OptimizerKind::gd, 0.1});
+    Tape<double> moved = std::move(t);
+    BOOST_TEST(t.moved_from());
+    BOOST_TEST(!moved.moved_from());
+    for (int k = 0; k < 2; ++k) {
+        try {
+            k == 0 ? opt.zero_grad() : opt.step();
+            BOOST_ERROR("no error from an optimiser on a moved-from tape");
+        } catch (const UsageError& e) {
+            const std::string what = e.what();
+            BOOST_TEST(what.find("Optimizer: the tape it was made on has been moved from") == 0u, what);
+        }
+    }
+    // a Var of the old tape says the same, not "it has 0 nodes"
+    try {
+        (void)p.value();
+        BOOST_ERROR("no error from a Var of a moved-from tape");
+    } catch (const UsageError& e) {
+        BOOST_TEST(std::string(e.what()).find("moved from") != std::string::npos, e.what());
+    }
+    // the tape moved into works, and an Optimizer made on it after the move
+    Optimizer<double> after(moved, OptimizerConfig{OptimizerKind::gd, 0.1});
+    moved.forward();
+    after.zero_grad();
+    moved.backward(loss.id());
+    after.step();
+    BOOST_TEST(moved.value(p.id())(0, 0) == 0.8, boost::test_tools::tolerance(1e-15));
+    // a moved-from tape that another is moved into is a tape again
+    t = std::move(moved);
+    BOOST_TEST(!t.moved_from());
+    BOOST_TEST(moved.moved_from());
+}
+
+// The three enums spelled as text are each one table: every name parses to its value and back,
+// and an unknown name is refused with the table's names, in order.
+BOOST_AUTO_TEST_CASE(enum_names_come_from_one_table) {
+    auto round_trip = [](const auto& names, auto parse, auto name_of) {
+        for (const auto& e : names.table) {
+            BOOST_TEST((parse(e.name) == e.value), e.name);
+            BOOST_TEST(std::string(name_of(e.value)) == e.name);
+        }
+    };
+    round_trip(kActivationNames, parse_activation, activation_name);
+    round_trip(kInitNames, parse_init, init_name);
+    round_trip(kOptimizerNames, parse_optimizer, optimizer_name);
+    BOOST_TEST(kOptimizerNames.names() == (std::vector<std::string>{"gd", "momentum", "adam"}),
+               boost::test_tools::per_element());
+    auto message = [](auto f) {
+        try {
+            f();
+        } catch (const UsageError& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    BOOST_TEST(message([] { parse_activation("gelu"); }) ==
+               "unknown activation 'gelu' (expected relu, sigmoid, tanh or softmax)");
+    BOOST_TEST(message([] { parse_init("glorot"); }) ==
+               "unknown initialiser 'glorot' (expected zeros, normal, xavier or he)");
+    BOOST_TEST(message([] { parse_optimizer("sgd"); }) == "unknown optimiser 'sgd' (expected gd, momentum or adam)");
+    // a table of one or two names reads as English too
+    enum class Two { a, b };
+    constexpr EnumNames<Two, 2> two{"thing", {{{Two::a, "a"}, {Two::b, "b"}}}};
+    constexpr EnumNames<Two, 1> one{"thing", {{{Two::a, "a"}}}};
+    BOOST_TEST(two.accepted() == "a or b");
+    BOOST_TEST(one.accepted() == "a");
+    BOOST_TEST(std::string(two.name(Two(7))) == "?");
 }
 
 BOOST_AUTO_TEST_CASE(initialisers_are_numpys_arithmetic) {

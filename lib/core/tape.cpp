@@ -174,6 +174,11 @@ void Tape<T>::prepare(const Node<T>& n) {
 
 template <class T>
 const Node<T>& Tape<T>::checked(NodeId id, const char* what) const {
+    if (moved_.moved)
+        throw UsageError(std::string(what) + ": node " + std::to_string(id) +
+                         " is on a tape that has been moved from (std::move gave its nodes to "
+                         "another Tape); make Vars, Optimizers and networks on a tape after moving "
+                         "it, or do not move it");
     if (id < 0 || std::size_t(id) >= nodes_.size())
         throw UsageError(std::string(what) + ": node " + std::to_string(id) +
                          " is not on this tape (it has " + std::to_string(nodes_.size()) +

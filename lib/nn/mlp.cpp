@@ -13,23 +13,9 @@
 
 namespace xgrad {
 
-Activation parse_activation(const std::string& name) {
-    if (name == "relu") return Activation::relu;
-    if (name == "sigmoid") return Activation::sigmoid;
-    if (name == "tanh") return Activation::tanh;
-    if (name == "softmax") return Activation::softmax;
-    throw UsageError("unknown activation '" + name + "' (expected relu, sigmoid, tanh or softmax)");
-}
+Activation parse_activation(const std::string& name) { return kActivationNames.parse(name); }
 
-const char* activation_name(Activation a) {
-    switch (a) {
-        case Activation::relu: return "relu";
-        case Activation::sigmoid: return "sigmoid";
-        case Activation::tanh: return "tanh";
-        case Activation::softmax: return "softmax";
-    }
-    return "?";
-}
+const char* activation_name(Activation a) { return kActivationNames.name(a); }
 
 std::size_t parse_layer_size(const std::string& text) {
     const bool digits = !text.empty() && text.size() <= 18 && text.find_first_not_of("0123456789") == std::string::npos;
@@ -75,23 +61,9 @@ std::uint64_t available_memory() {
     return have;
 }
 
-Init parse_init(const std::string& name) {
-    if (name == "zeros") return Init::zeros;
-    if (name == "normal") return Init::normal;
-    if (name == "xavier") return Init::xavier;
-    if (name == "he") return Init::he;
-    throw UsageError("unknown initialiser '" + name + "' (expected zeros, normal, xavier or he)");
-}
+Init parse_init(const std::string& name) { return kInitNames.parse(name); }
 
-const char* init_name(Init init) {
-    switch (init) {
-        case Init::zeros: return "zeros";
-        case Init::normal: return "normal";
-        case Init::xavier: return "xavier";
-        case Init::he: return "he";
-    }
-    return "?";
-}
+const char* init_name(Init init) { return kInitNames.name(init); }
 
 namespace {
 std::vector<Activation> parse_all(const std::vector<std::string>& names) {

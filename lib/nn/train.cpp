@@ -1,25 +1,15 @@
 #include "xgrad/nn/train.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 
 namespace xgrad {
 
-OptimizerKind parse_optimizer(const std::string& name) {
-    if (name == "gd") return OptimizerKind::gd;
-    if (name == "momentum") return OptimizerKind::momentum;
-    if (name == "adam") return OptimizerKind::adam;
-    throw UsageError("unknown optimiser '" + name + "' (expected gd, momentum or adam)");
-}
+OptimizerKind parse_optimizer(const std::string& name) { return kOptimizerNames.parse(name); }
 
-const char* optimizer_name(OptimizerKind kind) {
-    switch (kind) {
-        case OptimizerKind::gd: return "gd";
-        case OptimizerKind::momentum: return "momentum";
-        case OptimizerKind::adam: return "adam";
-    }
-    return "?";
-}
+const char* optimizer_name(OptimizerKind kind) { return kOptimizerNames.name(kind); }
 
 namespace {
 void check_rate(double lr) {
@@ -76,7 +66,16 @@ Optimizer<T>::Optimizer(Tape<T>& tape, std::vector<NodeId> params, OptimizerConf
 }
 
 template <class T>
+void Optimizer<T>::check_tape() const {
+    if (tape_->moved_from())
+        throw UsageError("Optimizer: the tape it was made on has been moved from (std::move gave its "
+                         "nodes to another Tape); make the Optimizer on the tape where it now is, after "
+                         "the move");
+}
+
+template <class T>
 void Optimizer<T>::zero_grad() {
+    check_tape();
     for (NodeId p : params_) tape_->param_grad(p).fill(T(0));
 }
 
@@ -88,6 +87,7 @@ void Optimizer<T>::set_learning_rate(double lr) {
 
 template <class T>
 void Optimizer<T>::step() {
+    check_tape();
     ++t_;
     const T lr = T(config_.learning_rate);
     for (std::size_t k = 0; k < params_.size(); ++k) {
@@ -284,6 +284,108 @@ void Trainer<T>::restore(const TrainerState<T>& s) {
     dropout_rng_ = rng;
     epoch_ = s.epoch;
 }
+
+// ---- the loop of a training program ---------------------------------------------------------
+
+ProgressLine::ProgressLine(bool enabled, long long total, std::string unit)
+    : enabled_(enabled), total_(total), unit_(std::move(unit)), start_(std::chrono::steady_clock::now()) {}
+
+void ProgressLine::update(long long done, double cost) {
+    if (!enabled_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (done < total_ && now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    const double secs = std::chrono::duration<double>(now - start_).count();
+    const double rate = secs > 0 ? double(done) / secs : 0;
+    const double eta = rate > 0 ? double(total_ - done) / rate : 0;
+    std::printf("\r  %s %lld/%lld  cost %.6f  %.1f it/s  ETA %.1fs\033[K", unit_.c_str(), done, total_, cost,
+                rate, eta);
+    std::fflush(stdout);
+    shown_ = true;
+}
+
+void ProgressLine::clear() {
+    if (!enabled_ || !shown_) return;
+    std::printf("\r\033[K");
+    shown_ = false;
+}
+
+EpochLoopResult run_epochs(long long first, const std::function<double(long long)>& epoch, const EpochLoop& o) {
+    EpochLoopResult r;
+    ProgressLine progress(o.progress, o.epochs, o.unit);
+    const auto start = std::chrono::steady_clock::now();
+    r.epochs_done = first;
+    for (long long e = first; e < o.epochs; ++e) {
+        double cost = 0;
+        try {
+            cost = epoch(e);
+            if (!std::isfinite(cost))
+                throw NumericError(o.cost_name + " is " + (std::isnan(cost) ? "nan" : "inf"));
+            if (o.after) o.after(e, cost);
+        } catch (const NumericError& err) {
+            progress.clear();
+            r.stopped = true;
+            r.error = err.what();
+            break;
+        }
+        r.epochs_done = e + 1;
+        if (o.print && o.print_every > 0 && e % o.print_every == 0) {
+            progress.clear();
+            o.print(e, cost);
+        }
+        progress.update(e + 1, cost);
+    }
+    progress.clear();
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return r;
+}
+
+// ---- mini-batches on a graph of one's own -----------------------------------------------------
+
+template <class T>
+void gather_columns(Tape<T>& tape, NodeId leaf, const Matrix<T>& all, const std::vector<std::size_t>& order,
+                    std::size_t begin, std::size_t n) {
+    Matrix<T>& dst = tape.leaf_value(leaf);
+    const std::size_t rows = all.shape()[0], m = all.shape()[1];
+    if (begin + n > order.size())
+        throw UsageError("gather_columns: columns " + std::to_string(begin) + ".." + std::to_string(begin + n) +
+                         " of an order of " + std::to_string(order.size()));
+    if (dst.shape()[0] != rows || dst.shape()[1] != n) dst.resize({rows, n});
+    const std::size_t* idx = order.data() + begin;
+    for (std::size_t i = 0; i < rows; ++i) {
+        const T* src = all.data() + i * m;
+        T* d = dst.data() + i * n;
+        for (std::size_t j = 0; j < n; ++j) d[j] = src[idx[j]];
+    }
+}
+
+template <class T>
+double minibatch_epoch(Tape<T>& tape, NodeId x, NodeId y, NodeId loss, Optimizer<T>& opt, const Matrix<T>& X,
+                       const Matrix<T>& Y, const std::vector<std::size_t>& order, std::size_t batch) {
+    const std::size_t m = order.size();
+    if (batch == 0) throw UsageError("minibatch_epoch: a batch of 0 columns");
+    double total = 0;
+    for (std::size_t b = 0; b < m; b += batch) {
+        const std::size_t n = std::min(batch, m - b);
+        gather_columns(tape, x, X, order, b, n);
+        gather_columns(tape, y, Y, order, b, n);
+        tape.forward();
+        opt.zero_grad();
+        tape.backward(loss);
+        opt.step();
+        total += double(tape.value(loss)(0, 0)) * double(n);
+    }
+    return total / double(m);
+}
+
+template void gather_columns(Tape<float>&, NodeId, const Matrix<float>&, const std::vector<std::size_t>&,
+                             std::size_t, std::size_t);
+template void gather_columns(Tape<double>&, NodeId, const Matrix<double>&, const std::vector<std::size_t>&,
+                             std::size_t, std::size_t);
+template double minibatch_epoch(Tape<float>&, NodeId, NodeId, NodeId, Optimizer<float>&, const Matrix<float>&,
+                                const Matrix<float>&, const std::vector<std::size_t>&, std::size_t);
+template double minibatch_epoch(Tape<double>&, NodeId, NodeId, NodeId, Optimizer<double>&, const Matrix<double>&,
+                                const Matrix<double>&, const std::vector<std::size_t>&, std::size_t);
 
 template class Optimizer<float>;
 template class Optimizer<double>;

@@ -23,6 +23,18 @@
 namespace xgrad {
 
 namespace detail {
+// A flag that a move sets on the object moved from (and the target takes over): lets a Tape tell
+// "I was moved from" apart from "I am empty", without writing out the Tape's own moves.
+struct MovedFrom {
+    bool moved = false;
+    MovedFrom() = default;
+    MovedFrom(MovedFrom&& o) noexcept : moved(o.moved) { o.moved = true; }
+    MovedFrom& operator=(MovedFrom&& o) noexcept {
+        moved = o.moved;
+        o.moved = true;
+        return *this;
+    }
+};
 class ThreadPool;
 }
 
@@ -131,10 +143,16 @@ class Tape {
 public:
     Tape();
     ~Tape();
+    // A move hands every node to the new tape. Whatever was made on the old one (a Var, an
+    // Optimizer, a Trainer's or Mlp's node ids) keeps pointing at the old one, which is then
+    // moved_from(): using it is a UsageError that says so. Make those after the move, or keep the
+    // tape in place (a member of a class that is not moved, or a std::unique_ptr<Tape>).
     Tape(Tape&&) noexcept;
     Tape& operator=(Tape&&) noexcept;
     Tape(const Tape&) = delete;
     Tape& operator=(const Tape&) = delete;
+    // True after this tape was moved from (and until another tape is moved into it).
+    bool moved_from() const { return moved_.moved; }
 
     // Threads this tape may use for large products (default: the machine's cores). The pool is
     // owned by the tape and started only when a recorded product is large enough to split.
@@ -245,6 +263,7 @@ private:
     std::vector<NodeId> parameters_;
     std::vector<char> reach_;  // scratch for backward: node leads to the loss
     bool check_finite_ = false;
+    detail::MovedFrom moved_;
     // A shape may differ from what the last complete forward() derived (set_value with another
     // shape, forward(node), a forward() that threw): backward() refuses until forward() has run.
     bool shapes_stale_ = false;

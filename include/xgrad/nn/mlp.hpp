@@ -8,16 +8,22 @@
 #include <string>
 #include <vector>
 
-#include "xgrad/nn/random.hpp"
 #include "xgrad/core/tape.hpp"
+#include "xgrad/nn/enum_names.hpp"
+#include "xgrad/nn/random.hpp"
 
 namespace xgrad {
 
 // Hidden layers: relu, sigmoid or tanh. Output layer: sigmoid (binary cross-entropy, one or
 // more independent outputs) or softmax (softmax cross-entropy over K >= 2 classes).
 enum class Activation { relu, sigmoid, tanh, softmax };
+inline constexpr EnumNames<Activation, 4> kActivationNames{
+    "activation",
+    {{{Activation::relu, "relu"}, {Activation::sigmoid, "sigmoid"}, {Activation::tanh, "tanh"},
+      {Activation::softmax, "softmax"}}}};
 
-// "relu" / "sigmoid" / "tanh" / "softmax"; anything else is a UsageError naming the accepted names.
+// kActivationNames.parse / .name: "relu" / "sigmoid" / "tanh" / "softmax"; anything else is a
+// UsageError naming the accepted names.
 Activation parse_activation(const std::string& name);
 const char* activation_name(Activation a);
 
@@ -81,7 +87,9 @@ struct Params {
 //   xavier: W_l = randn(n_l, n_{l-1}) / sqrt(n_{l-1})
 //   he:     W_l = randn(n_l, n_{l-1}) · sqrt(2 / n_{l-1})    (the seed's initialize_parameters)
 enum class Init { zeros, normal, xavier, he };
-Init parse_init(const std::string& name);
+inline constexpr EnumNames<Init, 4> kInitNames{
+    "initialiser", {{{Init::zeros, "zeros"}, {Init::normal, "normal"}, {Init::xavier, "xavier"}, {Init::he, "he"}}}};
+Init parse_init(const std::string& name);  // kInitNames.parse / .name
 const char* init_name(Init init);
 
 template <class T>

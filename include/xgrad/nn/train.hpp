@@ -4,6 +4,7 @@
 // numpy-identical so that a NumPy program can reproduce a run (tests/fixtures/make_golden.py
 // does, and the tests compare at 1e-10).
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -15,13 +16,19 @@
 namespace xgrad {
 
 enum class OptimizerKind { gd, momentum, adam };
-// "gd" / "momentum" / "adam"; anything else is a UsageError naming the accepted names.
+inline constexpr EnumNames<OptimizerKind, 3> kOptimizerNames{
+    "optimiser", {{{OptimizerKind::gd, "gd"}, {OptimizerKind::momentum, "momentum"}, {OptimizerKind::adam, "adam"}}}};
+// kOptimizerNames.parse / .name: "gd" / "momentum" / "adam"; anything else is a UsageError
+// naming the accepted names.
 OptimizerKind parse_optimizer(const std::string& name);
 const char* optimizer_name(OptimizerKind kind);
 
 // For parameter p with gradient g, at step t (counted from 1) and learning rate lr:
 //   gd:       p -= lr · g
 //   momentum: v = beta · v + (1 - beta) · g;  p -= lr · v
+//             (the course's exponentially weighted average of the gradients. PyTorch's
+//             SGD(momentum=mu) keeps u = mu · u + g instead, so that v = (1 - beta) · u at every
+//             step: with mu = beta and lr_torch = lr · (1 - beta) both take the same steps)
 //   adam:     v = beta1 · v + (1 - beta1) · g;  s = beta2 · s + (1 - beta2) · g²;
 //             p -= lr · (v / (1 - beta1^t)) / (sqrt(s / (1 - beta2^t)) + epsilon)
 // State starts at zero.
@@ -38,7 +45,9 @@ void validate(const OptimizerConfig& config);
 template <class T>
 class Optimizer {
 public:
-    // Updates every parameter of `tape` (or the given parameter nodes). The tape must outlive it.
+    // Updates every parameter of `tape` (or the given parameter nodes). The tape must outlive it
+    // and stay where it is: zero_grad() and step() on a tape that was since moved from are a
+    // UsageError saying so (the Optimizer keeps the tape's address).
     Optimizer(Tape<T>& tape, OptimizerConfig config);
     Optimizer(Tape<T>& tape, std::vector<NodeId> params, OptimizerConfig config);
 
@@ -62,6 +71,8 @@ public:
     const std::vector<Matrix<T>>& second_moments() const { return s_; }
 
 private:
+    void check_tape() const;
+
     Tape<T>* tape_;
     std::vector<NodeId> params_;
     OptimizerConfig config_;
@@ -151,6 +162,71 @@ private:
     std::vector<std::size_t> order_;  // this epoch's column order
     long long epoch_ = 0;
 };
+
+// ---- the loop of a training program ---------------------------------------------------------
+
+// A one-line status "  epoch 40/2500  cost 0.512345  95.1 it/s  ETA 25.9s" redrawn in place
+// (carriage return) at most ten times a second. Only meant for a terminal: in a pipe or a file it
+// would be noise between the printed lines, so pass enabled = false there.
+class ProgressLine {
+public:
+    ProgressLine(bool enabled, long long total, std::string unit = "epoch");
+    // `done` of `total` units finished, the last one's cost.
+    void update(long long done, double cost);
+    // Removes the status line, so that a permanent line can be printed in its place.
+    void clear();
+
+private:
+    bool enabled_;
+    long long total_;
+    std::string unit_;
+    std::chrono::steady_clock::time_point start_, last_{};
+    bool shown_ = false;
+};
+
+// What run_epochs does around each epoch.
+struct EpochLoop {
+    long long epochs = 1;       // the loop ends when this many epochs are done
+    long long print_every = 0;  // print(e, cost) after the epochs e with e % print_every == 0 (0: never)
+    std::function<void(long long epoch, double cost)> print;
+    // After every epoch whose cost is finite, before print: recording, checkpoints, checks of
+    // one's own. A NumericError from it stops the loop as a non-finite cost does.
+    std::function<void(long long epoch, double cost)> after;
+    bool progress = false;        // a ProgressLine (give false when stdout is no terminal)
+    std::string unit = "epoch";   // for the progress line
+    std::string cost_name = "the cost";  // for the error text: "<cost_name> is nan"
+};
+
+struct EpochLoopResult {
+    long long epochs_done = 0;   // the epochs finished (the first failed one excluded)
+    double seconds = 0;          // wall time of the loop
+    bool stopped = false;        // a NumericError or a non-finite cost ended it early
+    std::string error;           // why: "the cost is nan", or the NumericError's text
+};
+
+// Runs epoch(e) for e = first, first + 1, ... until opts.epochs are done; epoch(e) does one epoch
+// (e counted from 0) and returns its cost. Stops early, without throwing, at the first NumericError
+// (from epoch or after, e.g. the tape's anomaly check) or non-finite cost: the result says which
+// epoch (epochs_done) and why. Other exceptions pass through.
+EpochLoopResult run_epochs(long long first, const std::function<double(long long epoch)>& epoch,
+                           const EpochLoop& opts);
+
+// ---- mini-batches on a graph of one's own -----------------------------------------------------
+
+// Columns order[begin, begin + n) of `all` [rows, m] into the constant `leaf` of `tape`, which
+// takes the shape [rows, n] (within its buffer's capacity: no allocation once the widest batch was
+// seen).
+template <class T>
+void gather_columns(Tape<T>& tape, NodeId leaf, const Matrix<T>& all, const std::vector<std::size_t>& order,
+                    std::size_t begin, std::size_t n);
+
+// One epoch of mini-batch training on a recorded graph whose data and labels are the constants
+// x and y: for each batch of `batch` columns in `order` (the last one smaller), gather it into x
+// and y, forward, zero_grad, backward(loss), step. Returns the mean loss over the epoch (each
+// batch's loss, computed before its step, weighted by its size).
+template <class T>
+double minibatch_epoch(Tape<T>& tape, NodeId x, NodeId y, NodeId loss, Optimizer<T>& opt, const Matrix<T>& X,
+                       const Matrix<T>& Y, const std::vector<std::size_t>& order, std::size_t batch);
 
 extern template class Optimizer<float>;
 extern template class Optimizer<double>;
