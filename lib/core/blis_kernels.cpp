@@ -12,7 +12,10 @@
 // process, before any BLIS call of the engine), initialises BLIS and removes it again: the process
 // environment afterwards is what it was, child processes do not inherit it, and a value the user
 // set (before the first product) is never overwritten. The context BLIS then holds is passed to
-// every call. If something else initialised BLIS first, BLIS's own choice stands.
+// every call. If something else initialised BLIS first, BLIS's own choice stands. The one moment
+// the environment holds a value nobody set is inside that first product: another thread of the
+// program reading or changing the environment just then (getenv/setenv are not synchronised with
+// each other) could see it; a program that cares sets BLIS_ARCH_TYPE itself before starting threads.
 #include "blis_kernels.hpp"
 
 #include <blis.h>
