@@ -3,8 +3,9 @@
 
 // End to end: runs the built cat_classifier on the real dataset. Two full-length trainings (the
 // default f64 run and an f32 run), each done once and shared by the cases that inspect their output.
-// Without the dataset every case is skipped with a message, unless XGRAD_REQUIRE_DATA=1 makes that
-// a failure.
+// The cases that need the dataset are labelled "data" (tests/needs.hpp): ctest runs them as
+// test_cat_classifier_data, reported skipped without the dataset, unless XGRAD_REQUIRE_DATA=1 makes
+// that a failure; test_cat_classifier runs the others.
 
 #include <algorithm>
 #include <chrono>
@@ -23,6 +24,7 @@
 
 #include <H5Cpp.h>
 
+#include "needs.hpp"
 #include "test_util.hpp"
 #include "xgrad/io/io.hpp"
 
@@ -74,14 +76,18 @@ std::optional<std::string> dataset() {
     }
 }
 
-// True when the case can go on; otherwise skips it, or fails it under XGRAD_REQUIRE_DATA=1.
+// The precondition of the cases that run the program on the dataset (tests/needs.hpp): without it
+// they are skipped, unless XGRAD_REQUIRE_DATA=1 makes that a failure (need_data() below).
+boost::unit_test::decorator::collector_t& needs_data() {
+    return test::needs(test::Need::data, [] { return dataset().has_value(); },
+                       "the cat/non-cat dataset is not in $XGRAD_DATA or " XGRAD_DEFAULT_DATA_DIR);
+}
+
+// Inside such a case: the dataset is there, or it is missing under XGRAD_REQUIRE_DATA=1, a failure.
 bool need_data() {
     if (dataset()) return true;
-    const char* req = std::getenv("XGRAD_REQUIRE_DATA");
-    if (req && std::string(req) == "1")
-        BOOST_FAIL("the cat/non-cat dataset is missing and XGRAD_REQUIRE_DATA=1 (looked via "
-                   "$XGRAD_DATA, then " XGRAD_DEFAULT_DATA_DIR ")");
-    BOOST_TEST_MESSAGE("skipped: the cat/non-cat dataset is not in $XGRAD_DATA or " XGRAD_DEFAULT_DATA_DIR);
+    BOOST_FAIL("the cat/non-cat dataset is missing and XGRAD_REQUIRE_DATA=1 (looked via "
+               "$XGRAD_DATA, then " XGRAD_DEFAULT_DATA_DIR ")");
     return false;
 }
 
@@ -148,7 +154,7 @@ bool is_png(const fs::path& p) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(default_run_reproduces_the_seed, *boost::unit_test::timeout(900)) {
+BOOST_AUTO_TEST_CASE(default_run_reproduces_the_seed, needs_data() * boost::unit_test::timeout(900)) {
     if (!need_data()) return;
     const Run& r = default_run();
     BOOST_TEST_REQUIRE(r.status == 0, r.err);
@@ -187,7 +193,7 @@ BOOST_AUTO_TEST_CASE(default_run_reproduces_the_seed, *boost::unit_test::timeout
     BOOST_TEST(files == 3u);
 }
 
-BOOST_AUTO_TEST_CASE(f32_run_is_finite_at_every_iteration, *boost::unit_test::timeout(900)) {
+BOOST_AUTO_TEST_CASE(f32_run_is_finite_at_every_iteration, needs_data() * boost::unit_test::timeout(900)) {
     if (!need_data()) return;
     const Run& r = f32_run();
     BOOST_TEST_REQUIRE(r.status == 0, r.err);
@@ -213,12 +219,9 @@ BOOST_AUTO_TEST_CASE(f32_run_is_finite_at_every_iteration, *boost::unit_test::ti
     BOOST_TEST(value_after(p.out, "test accuracy: ") == value_after(r.out, "test accuracy: "));
 }
 
-BOOST_AUTO_TEST_CASE(model_h5_readable_by_h5py) {
+BOOST_AUTO_TEST_CASE(model_h5_readable_by_h5py, needs_data() * boost::unit_test::precondition(test::h5py_precondition())) {
     if (!need_data()) return;
-    if (std::system("/usr/bin/python3 -c 'import h5py' >/dev/null 2>&1") != 0) {
-        BOOST_TEST_MESSAGE("skipped: /usr/bin/python3 cannot import h5py");
-        return;
-    }
+    BOOST_TEST_REQUIRE(test::have_h5py(), "/usr/bin/python3 cannot import h5py and numpy");
     BOOST_TEST_REQUIRE(default_run().status == 0);
     const fs::path txt = work_dir() / "h5py.txt";
     const std::string cmd =
@@ -250,7 +253,7 @@ BOOST_AUTO_TEST_CASE(model_h5_readable_by_h5py) {
     BOOST_TEST(sum == double(xt::sum(W1)()), boost::test_tools::tolerance(1e-9));
 }
 
-BOOST_AUTO_TEST_CASE(predict_on_own_png_matches_the_dataset) {
+BOOST_AUTO_TEST_CASE(predict_on_own_png_matches_the_dataset, needs_data()) {
     if (!need_data()) return;
     BOOST_TEST_REQUIRE(default_run().status == 0);
     const auto data = io::load_catvnoncat<double>(*dataset());
@@ -367,7 +370,7 @@ BOOST_AUTO_TEST_CASE(bad_input_is_one_line_and_exit_2) {
     check(run("predict --model small.h5 fake.png"), "fake.png: cannot read as a JPEG or PNG image");
 }
 
-BOOST_AUTO_TEST_CASE(any_option_combination_runs) {
+BOOST_AUTO_TEST_CASE(any_option_combination_runs, needs_data()) {
     if (!need_data()) return;
     const Run r = run("train --layers 12288,7,1 --activations relu,sigmoid --iterations 30 "
                       "--learning-rate 0.005 --seed 1 --print-every 10 --out small_out");
@@ -384,7 +387,7 @@ BOOST_AUTO_TEST_CASE(any_option_combination_runs) {
     BOOST_TEST(lines_of(q.out).size() == 2u, q.out);  // only the accuracies
 }
 
-BOOST_AUTO_TEST_CASE(training_toolkit_options_combine) {
+BOOST_AUTO_TEST_CASE(training_toolkit_options_combine, needs_data()) {
     if (!need_data()) return;
     // Adam + shuffled mini-batches + dropout + L2 + decay + tanh + xavier, in f32
     const std::string args =

@@ -4,8 +4,9 @@
 // The digits loader (io::load_digits_set, load_digits, find_digits_dir, inspect_parameters) on
 // small HDF5 files this test writes (damaged files: test_damaged's corpus), and the built
 // digits_classifier end to end on the real dataset:
-// one default training shared by the cases that inspect its output. Without the dataset those cases
-// are skipped with a message, unless XGRAD_REQUIRE_DATA=1 makes that a failure.
+// one default training shared by the cases that inspect its output. Those cases are labelled
+// "digits" (tests/needs.hpp): ctest runs them as test_digits_classifier_digits, reported skipped
+// without the dataset, unless XGRAD_REQUIRE_DATA=1 makes that a failure.
 
 #include <algorithm>
 #include <chrono>
@@ -20,6 +21,7 @@
 
 #include <H5Cpp.h>
 
+#include "needs.hpp"
 #include "test_util.hpp"
 #include "xgrad/io/io.hpp"
 #include "xgrad/io/parameters.hpp"
@@ -88,14 +90,18 @@ std::optional<std::string> dataset() {
     }
 }
 
-// True when the case can go on; otherwise skips it, or fails it under XGRAD_REQUIRE_DATA=1.
+// The precondition of the cases that run the program on the dataset (tests/needs.hpp): without it
+// they are skipped, unless XGRAD_REQUIRE_DATA=1 makes that a failure (need_data() below).
+boost::unit_test::decorator::collector_t& needs_data() {
+    return test::needs(test::Need::digits, [] { return dataset().has_value(); },
+                       "the digits dataset is not in $XGRAD_DIGITS_DATA or " XGRAD_DEFAULT_DIGITS_DIR);
+}
+
+// Inside such a case: the dataset is there, or it is missing under XGRAD_REQUIRE_DATA=1, a failure.
 bool need_data() {
     if (dataset()) return true;
-    const char* req = std::getenv("XGRAD_REQUIRE_DATA");
-    if (req && std::string(req) == "1")
-        BOOST_FAIL("the digits dataset is missing and XGRAD_REQUIRE_DATA=1 (looked via $XGRAD_DIGITS_DATA, then " XGRAD_DEFAULT_DIGITS_DIR
-                   ")");
-    BOOST_TEST_MESSAGE("skipped: the digits dataset is not in $XGRAD_DIGITS_DATA or " XGRAD_DEFAULT_DIGITS_DIR);
+    BOOST_FAIL("the digits dataset is missing and XGRAD_REQUIRE_DATA=1 (looked via $XGRAD_DIGITS_DATA, then " XGRAD_DEFAULT_DIGITS_DIR
+               ")");
     return false;
 }
 
@@ -372,7 +378,7 @@ BOOST_AUTO_TEST_CASE(inspect_parameters_lists_names_and_shapes) {
 
 // ================================ the program ==================================================
 
-BOOST_AUTO_TEST_CASE(default_training_reaches_the_target, *boost::unit_test::timeout(600)) {
+BOOST_AUTO_TEST_CASE(default_training_reaches_the_target, needs_data() * boost::unit_test::timeout(600)) {
     if (!need_data()) return;
     const Run& r = default_run();
     BOOST_TEST_REQUIRE(r.status == 0, r.err);
@@ -394,7 +400,7 @@ BOOST_AUTO_TEST_CASE(default_training_reaches_the_target, *boost::unit_test::tim
     BOOST_TEST(files == 3u);
 }
 
-BOOST_AUTO_TEST_CASE(predict_reproduces_the_test_accuracy) {
+BOOST_AUTO_TEST_CASE(predict_reproduces_the_test_accuracy, needs_data()) {
     if (!need_data()) return;
     BOOST_TEST_REQUIRE(default_run().status == 0);
     const Run p = run("predict --model out/model.h5 --data '" + *dataset() + "' --out predicted");
@@ -407,12 +413,9 @@ BOOST_AUTO_TEST_CASE(predict_reproduces_the_test_accuracy) {
     BOOST_TEST(slurp(work_dir() / "predicted" / "misclassified.png") == slurp(work_dir() / "out" / "misclassified.png"));
 }
 
-BOOST_AUTO_TEST_CASE(model_h5_readable_by_h5py) {
+BOOST_AUTO_TEST_CASE(model_h5_readable_by_h5py, needs_data() * boost::unit_test::precondition(test::h5py_precondition())) {
     if (!need_data()) return;
-    if (std::system("/usr/bin/python3 -c 'import h5py' >/dev/null 2>&1") != 0) {
-        BOOST_TEST_MESSAGE("skipped: /usr/bin/python3 cannot import h5py");
-        return;
-    }
+    BOOST_TEST_REQUIRE(test::have_h5py(), "/usr/bin/python3 cannot import h5py and numpy");
     BOOST_TEST_REQUIRE(default_run().status == 0);
     const fs::path txt = work_dir() / "h5py.txt";
     const std::string cmd =
@@ -447,7 +450,7 @@ BOOST_AUTO_TEST_CASE(model_h5_readable_by_h5py) {
     }
 }
 
-BOOST_AUTO_TEST_CASE(options_combine_and_runs_repeat) {
+BOOST_AUTO_TEST_CASE(options_combine_and_runs_repeat, needs_data()) {
     if (!need_data()) return;
     // f32, two hidden layers, another batch size: a model predict reads back in f32
     const std::string args = "train --dtype f32 --hidden 32,16 --epochs 3 --batch-size 100 --learning-rate 0.01 "

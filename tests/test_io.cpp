@@ -9,6 +9,7 @@
 
 #include <H5Cpp.h>
 
+#include "needs.hpp"
 #include "xgrad/io/io.hpp"
 
 using namespace xgrad;
@@ -344,11 +345,8 @@ BOOST_AUTO_TEST_CASE(model_defects_are_clear) {
 }
 
 // h5py (Debian's python3-h5py, with /usr/bin/python3) reads model.h5 as ordinary arrays.
-BOOST_AUTO_TEST_CASE(model_readable_by_h5py) {
-    if (std::system("/usr/bin/python3 -c 'import h5py' >/dev/null 2>&1") != 0) {
-        BOOST_TEST_MESSAGE("skipped: /usr/bin/python3 cannot import h5py (apt-get install python3-h5py)");
-        return;
-    }
+BOOST_AUTO_TEST_CASE(model_readable_by_h5py, test::needs_h5py()) {
+    BOOST_TEST_REQUIRE(test::have_h5py(), test::kNoH5py);  // XGRAD_REQUIRE_DATA=1 and no h5py
     for (const char* dtype : {"f64", "f32"}) {
         TempDir dir;
         const std::string path = dir / "model.h5";

@@ -43,6 +43,7 @@
 
 #include <H5Cpp.h>
 
+#include "needs.hpp"
 #include "xgrad/io/io.hpp"
 #include "xgrad/io/parameters.hpp"
 #include "xgrad/nn/layers.hpp"
@@ -209,16 +210,6 @@ void poison(H5::H5File& f, const std::string& name, std::size_t index, double v)
     d.read(all.data(), H5::PredType::NATIVE_DOUBLE);
     all.at(index) = v;
     d.write(all.data(), H5::PredType::NATIVE_DOUBLE);
-}
-
-// /usr/bin/python3 with h5py and numpy, or a skip (a failure under XGRAD_REQUIRE_DATA=1).
-bool have_h5py() {
-    if (std::system("/usr/bin/python3 -c 'import h5py, numpy' >/dev/null 2>&1") == 0) return true;
-    const char* req = std::getenv("XGRAD_REQUIRE_DATA");
-    if (req && std::string(req) == "1")
-        BOOST_FAIL("/usr/bin/python3 cannot import h5py and numpy, and XGRAD_REQUIRE_DATA=1");
-    BOOST_TEST_MESSAGE("skipped: /usr/bin/python3 cannot import h5py (apt-get install python3-h5py)");
-    return false;
 }
 
 const MlpSpec& mlp_spec() {
@@ -578,8 +569,8 @@ BOOST_AUTO_TEST_CASE(loaded_model_has_identical_outputs) {
 
 // h5py sees one dataset per parameter, named by it, float64/float32, of the parameter's shape,
 // holding exactly the values (and numpy's own randn(out,in)·sqrt(2/in) for the he weights).
-BOOST_AUTO_TEST_CASE(readable_by_h5py) {
-    if (!have_h5py()) return;
+BOOST_AUTO_TEST_CASE(readable_by_h5py, test::needs_h5py()) {
+    BOOST_TEST_REQUIRE(test::have_h5py(), test::kNoH5py);  // XGRAD_REQUIRE_DATA=1 and no h5py
     TempDir dir;
     const std::string script = dir / "read.py";
     std::ofstream(script) << "import h5py, sys, numpy as np\n"

@@ -154,7 +154,9 @@ int main(int argc, char** argv) {
         }
         Xf = xt::cast<float>(X);
         Yf = xt::cast<float>(Y);
-        std::cout << "xgrad_bench: BLAS " << blas_configured() << " (" << blas_loaded() << "), exp/log loops " << vector_kernels() << ", " << threads << " threads, "
+        const std::string kernels = blas_kernels();
+        std::cout << "xgrad_bench: BLAS " << blas_configured() << " (" << blas_loaded() << ")"
+                  << (kernels.empty() ? "" : ", kernels " + kernels) << ", exp/log loops " << vector_kernels() << ", " << threads << " threads, "
                   << (data_dir.empty() ? "synthetic data" : "data " + data_dir) << "\n";
 
         const Stats f64 = time_training(w1, X, Y, threads, 5, iters);

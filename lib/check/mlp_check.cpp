@@ -1,16 +1,15 @@
 #include "xgrad/check/mlp_check.hpp"
 
 #include <H5Cpp.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <limits>
 #include <numeric>
 
 #include "xgrad/nn/random.hpp"
 #include "xgrad/check/reference.hpp"
+#include "h5.hpp"  // lib/io: the atomic HDF5 writer
 
 namespace xgrad::mlp_check {
 
@@ -557,11 +556,9 @@ void write_dump(const std::string& path, const std::vector<std::string>& labels,
         throw UsageError("gradcheck dump: " + std::to_string(labels.size()) + " labels for " +
                          std::to_string(results.size()) + " results");
     for (const CheckResult* r : results) keep_per_layer(r->regime, layers_of(*r));  // throws early
-    // Same directory as the target, so rename() is atomic: a reader never sees half a file.
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    try {
-        H5::Exception::dontPrint();
-        H5::H5File file(tmp, H5F_ACC_TRUNC);
+    // io's atomic writer: a temporary file beside the target, fsynced, renamed into place, the
+    // directory fsynced; a reader (or a crash) sees the old complete dump or the new complete one.
+    io::h5::write_atomically(path, "gradient dump", [&](H5::H5File& file) {
         for (std::size_t k = 0; k < results.size(); ++k) {
             const CheckResult& r = *results[k];
             H5::Group top = file.createGroup(labels[k]);
@@ -578,15 +575,7 @@ void write_dump(const std::string& path, const std::vector<std::string>& labels,
                 write_matrix(st, "db" + s, r.fd.db[l].status, H5::PredType::NATIVE_UINT8);
             }
         }
-        file.close();
-    } catch (const H5::Exception& e) {
-        std::remove(tmp.c_str());
-        throw DataError("gradcheck dump: cannot write " + path + ": " + e.getDetailMsg());
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-        std::remove(tmp.c_str());
-        throw DataError("gradcheck dump: cannot rename " + tmp + " to " + path);
-    }
+    });
 }
 
 }  // namespace xgrad::mlp_check

@@ -4,6 +4,10 @@
 
 #include "xgrad/core/blas.hpp"
 
+#if XGRAD_BLAS_BLIS
+#include "blis_kernels.hpp"
+#endif
+
 extern "C" void cblas_dgemm();  // only its address is taken
 
 namespace xgrad {
@@ -19,6 +23,15 @@ std::mutex& blas_lock() {
 #endif
 
 const char* blas_configured() { return XGRAD_BLAS_NAME; }
+
+std::string blas_kernels() {
+#if XGRAD_BLAS_BLIS
+    const detail::BlisKernels& k = detail::blis_kernels();
+    return k.arch + " (" + k.reason + ")";
+#else
+    return "";
+#endif
+}
 
 std::string blas_loaded() {
     Dl_info info{};

@@ -1,19 +1,32 @@
-// Only in BLIS builds: make Debian's BLIS 0.9 use its AMD Zen kernels on the AMD processors it
-// does not recognise.
+// BLIS builds only: the engine's products through BLIS's typed expert API (bli_?gemm_ex), with the
+// kernel set chosen once and passed explicitly (blis_kernels.hpp says which and why).
 //
-// BLIS 0.9 picks its kernels from cpuid at its first call; it knows AMD families up to Zen 3 and
-// falls back to the portable 'generic' kernels on Zen 4/5 (family 0x19 with AVX-512, 0x1A). Measured
-// on this project's machine (AMD family 0x1A), the seed's two big products take 8.6 + 7.6 ms with
-// 'generic' and 2.7 + 2.3 ms with 'zen3' (tools/bench.cpp, README). BLIS reads the kernel choice
-// from the environment variable BLIS_ARCH_TYPE (a numeric id), once, at its first call; this runs
-// when libxgrad is loaded, before main and before any BLIS call, and never overrides a value the
-// user has set. It is the library's only process-wide effect and holds no state of its own.
+// Measured on an AMD family 0x1A machine, the seed's two big products took 8.6 + 7.6 ms with BLIS's
+// 'generic' kernels and 2.7 + 2.3 ms with 'zen3' (tools/bench.cpp, README).
+//
+// How the 'zen3' kernels are obtained: Debian's BLIS 0.9 exports no way to ask for a given
+// architecture's context — bli_gks_lookup_id() is declared in blis.h but not exported by
+// libblis.so.4, nor is any per-architecture kernel or context initialiser (`nm -D`). Its only
+// switch is BLIS_ARCH_TYPE, read once, while BLIS initialises. So, only where the user has not set
+// it and only on a Zen 4 or later, the choice sets it for that one moment (the first product of the
+// process, before any BLIS call of the engine), initialises BLIS and removes it again: the process
+// environment afterwards is what it was, child processes do not inherit it, and a value the user
+// set (before the first product) is never overwritten. The context BLIS then holds is passed to
+// every call. If something else initialised BLIS first, BLIS's own choice stands. The one moment
+// the environment holds a value nobody set is inside that first product: another thread of the
+// program reading or changing the environment just then (getenv/setenv are not synchronised with
+// each other) could see it; a program that cares sets BLIS_ARCH_TYPE itself before starting threads.
+#include "blis_kernels.hpp"
+
 #include <blis.h>
 #include <cpuid.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <type_traits>
+
+namespace xgrad::detail {
 
 namespace {
 
@@ -37,15 +50,97 @@ bool amd_zen4_or_later_with_avx2() {
     return fma && avx2 && (family > 0x19 || (family == 0x19 && avx512f));
 }
 
-__attribute__((constructor)) void xgrad_choose_blis_kernels() {
-    if (std::getenv("BLIS_ARCH_TYPE") || !amd_zen4_or_later_with_avx2()) return;
-    for (int id = 0; id < BLIS_NUM_ARCHS; ++id) {
-        const char* name = bli_arch_string(arch_t(id));
-        if (name && std::strcmp(name, "zen3") == 0) {
-            setenv("BLIS_ARCH_TYPE", std::to_string(id).c_str(), 0);
-            return;
-        }
+const char* arch_name(arch_t id) {
+    const char* name = bli_arch_string(id);
+    return name ? name : "?";
+}
+
+}  // namespace
+
+BlisKernels choose_blis_kernels(const std::string& wanted) {
+    BlisKernels k;
+    if (const char* user = std::getenv("BLIS_ARCH_TYPE")) {
+        bli_init();  // reads the user's value; an invalid one is BLIS's error, as without xgrad
+        k.arch = arch_name(bli_arch_query_id());
+        k.reason = std::string("BLIS_ARCH_TYPE=") + user + ", set by the user";
+        return k;  // no context: BLIS decides, as the user asked it to
+    }
+    int id = -1;
+    for (int i = 0; i < BLIS_NUM_ARCHS && !wanted.empty(); ++i)
+        if (wanted == arch_name(arch_t(i))) id = i;
+    if (id >= 0) {
+        setenv("BLIS_ARCH_TYPE", std::to_string(id).c_str(), 0);
+        bli_init();
+        (void)bli_arch_query_id();  // BLIS has read the variable now (once per process)
+        unsetenv("BLIS_ARCH_TYPE");
+    } else {
+        bli_init();
+    }
+    k.arch = arch_name(bli_arch_query_id());
+    k.cntx = bli_gks_query_cntx();
+    if (id < 0)
+        k.reason = "BLIS's choice from cpuid";
+    else if (k.arch == wanted)
+        k.reason = "asked for " + wanted;
+    else
+        k.reason = "asked for " + wanted + ", but BLIS was initialised before";
+    return k;
+}
+
+const BlisKernels& blis_kernels() {
+    static const BlisKernels k =
+        choose_blis_kernels(amd_zen4_or_later_with_avx2() ? "zen3" : "");
+    return k;
+}
+
+// Row-major operands: element (i, j) of a stored matrix with leading dimension ld is at i·ld + j,
+// i.e. row stride ld and column stride 1; BLIS applies the transposition to the stored matrix.
+// A product with one row or one column goes to gemv, as BLIS's cblas_?gemm does (through its BLAS
+// layer, which sees the column-major transpose of the same product): the same gemv with the same
+// strides, so the results are the same bits as the cblas calls the engine made before (compared
+// over random shapes, transpositions and padded leading dimensions, m = 1 and n = 1 included).
+namespace {
+
+template <class T>
+void gemm_ex(bool ta, bool tb, int m, int n, int k, T alpha, const T* a, int lda, const T* b,
+             int ldb, T beta, T* c, int ldc) {
+    cntx_t* cntx = static_cast<cntx_t*>(blis_kernels().cntx);
+    const trans_t ta_ = ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
+    const trans_t tb_ = tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
+    T* A = const_cast<T*>(a);
+    T* B = const_cast<T*>(b);
+    if (m == 1) {  // C[0,:] = op(B)ᵀ · op(A)[0,:]: B seen column-major, the row of op(A) as x
+        const int rows = tb ? k : n, cols = tb ? n : k, incx = ta ? lda : 1;
+        if constexpr (std::is_same_v<T, double>)
+            bli_dgemv_ex(tb_, BLIS_NO_CONJUGATE, rows, cols, &alpha, B, 1, ldb, A, incx, &beta, c, 1,
+                         cntx, nullptr);
+        else
+            bli_sgemv_ex(tb_, BLIS_NO_CONJUGATE, rows, cols, &alpha, B, 1, ldb, A, incx, &beta, c, 1,
+                         cntx, nullptr);
+    } else if (n == 1) {  // C[:,0] = op(A) · op(B)[:,0]
+        const int rows = ta ? k : m, cols = ta ? m : k, incx = tb ? 1 : ldb;
+        if constexpr (std::is_same_v<T, double>)
+            bli_dgemv_ex(ta_, BLIS_NO_CONJUGATE, rows, cols, &alpha, A, lda, 1, B, incx, &beta, c,
+                         ldc, cntx, nullptr);
+        else
+            bli_sgemv_ex(ta_, BLIS_NO_CONJUGATE, rows, cols, &alpha, A, lda, 1, B, incx, &beta, c,
+                         ldc, cntx, nullptr);
+    } else if constexpr (std::is_same_v<T, double>) {
+        bli_dgemm_ex(ta_, tb_, m, n, k, &alpha, A, lda, 1, B, ldb, 1, &beta, c, ldc, 1, cntx, nullptr);
+    } else {
+        bli_sgemm_ex(ta_, tb_, m, n, k, &alpha, A, lda, 1, B, ldb, 1, &beta, c, ldc, 1, cntx, nullptr);
     }
 }
 
 }  // namespace
+
+void blis_gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda,
+               const float* b, int ldb, float beta, float* c, int ldc) {
+    gemm_ex(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+void blis_gemm(bool ta, bool tb, int m, int n, int k, double alpha, const double* a, int lda,
+               const double* b, int ldb, double beta, double* c, int ldc) {
+    gemm_ex(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+}  // namespace xgrad::detail

@@ -9,21 +9,37 @@
 // The plan depends only on the shapes and the thread count, so the tape can size the scratch when
 // the op is recorded and a replay allocates nothing.
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cstddef>
 #include <mutex>
 
 #include "thread_pool.hpp"
 
+#if XGRAD_BLAS_BLIS
+#include "blis_kernels.hpp"
+#else
+#include <cblas.h>
+#endif
+
 namespace xgrad::detail {
 
+#if XGRAD_BLAS_BLIS
+// BLIS: its typed expert API with the kernel set chosen once for the process (blis_kernels.hpp).
+// BLIS is thread-safe and takes no lock.
+inline void blas_gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda,
+                      const float* b, int ldb, float beta, float* c, int ldc) {
+    blis_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+inline void blas_gemm(bool ta, bool tb, int m, int n, int k, double alpha, const double* a,
+                      int lda, const double* b, int ldb, double beta, double* c, int ldc) {
+    blis_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+#else
 // Debian's serial OpenBLAS (0.3.21, built with USE_THREAD=0 and without USE_LOCKING) is not safe
 // to call from two threads at once (OpenBLAS issues #2126/#2164, fixed upstream by USE_LOCKING):
 // two trainers in two threads gave wrong parameters in 5 of 6 runs of test_train. In OpenBLAS
 // builds every BLAS call therefore holds one process-wide lock (the split products then run one
-// part after another: correct, not faster). BLIS is thread-safe and takes no lock.
+// part after another: correct, not faster).
 #if XGRAD_BLAS_NEEDS_LOCK
 std::mutex& blas_lock();
 #define XGRAD_BLAS_GUARD std::lock_guard<std::mutex> blas_guard(blas_lock())
@@ -43,6 +59,8 @@ inline void blas_gemm(bool ta, bool tb, int m, int n, int k, double alpha, const
     cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
                 k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
+
+#endif
 
 struct GemmPlan {
     enum Dim { none, m, n, k } dim = none;

@@ -16,3 +16,41 @@ if(NOT last_output MATCHES "dW=0.250000")
   message(FATAL_ERROR "consumer printed: ${last_output}")
 endif()
 message(STATUS "consumer built against the installed xgrad: ${last_output}")
+
+# The engine alone: core_only links xgrad::core only (tests/consumer/CMakeLists.txt, which also
+# checks that the package exports xgrad::core/nn/io/check/xgrad). It must run, print its checked
+# value, and load (transitively: ldd lists every shared object the loader maps, the installed ones
+# through the program's RUNPATH) no HDF5, no stb and no xgrad layer but core.
+execute_process(COMMAND ${WORK_DIR}/build/core_only
+  RESULT_VARIABLE rc OUTPUT_VARIABLE core_output ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT core_output MATCHES "^core only: loss=14 dW=\\[8,10\\]\n$")
+  message(FATAL_ERROR "core_only (exit ${rc}) printed: ${core_output}\n${err}")
+endif()
+find_program(LDD ldd REQUIRED)
+function(loaded file out_var)
+  execute_process(COMMAND ${LDD} ${file}
+    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0 OR out MATCHES "not found")
+    message(FATAL_ERROR "ldd ${file} (exit ${rc}):\n${out}\n${err}")
+  endif()
+  set(${out_var} "${out}" PARENT_SCOPE)
+endfunction()
+loaded(${WORK_DIR}/build/core_only core_libs)
+if(NOT core_libs MATCHES "libxgrad_core\\.so => ${WORK_DIR}/prefix/")
+  message(FATAL_ERROR "core_only does not load the installed libxgrad_core:\n${core_libs}")
+endif()
+string(REGEX MATCHALL "[^\t\n /]*(libhdf5|libxgrad_nn|libxgrad_io|libxgrad_check|libstb)[^ \n]*"
+       bad "${core_libs}")
+list(REMOVE_DUPLICATES bad)
+if(bad)
+  message(FATAL_ERROR "core_only, linked to xgrad::core alone, loads ${bad}:\n${core_libs}")
+endif()
+# the same look finds HDF5 and the layers below check where they are, so it would find them above
+file(GLOB check_lib ${WORK_DIR}/prefix/lib*/libxgrad_check.so)
+loaded("${check_lib}" check_libs)
+foreach(lib libhdf5 libxgrad_nn libxgrad_io libxgrad_core)
+  if(NOT check_libs MATCHES "${lib}")
+    message(FATAL_ERROR "ldd finds no ${lib} under the installed libxgrad_check:\n${check_libs}")
+  endif()
+endforeach()
+message(STATUS "core_only (xgrad::core alone) loads no HDF5 and no other layer: ${core_output}")

@@ -12,6 +12,12 @@ const char* blas_configured();
 // dynamic loader may resolve a soname elsewhere than the build meant); "" if it cannot be told.
 std::string blas_loaded();
 
+// The kernel set the engine's products use, and why: in BLIS builds BLIS's name for it and the
+// reason, e.g. "zen3 (BLIS's choice from cpuid)", "zen3 (asked for zen3)" on an AMD Zen 4 or later,
+// "haswell (BLIS_ARCH_TYPE=3, set by the user)"; "" in OpenBLAS builds. The first call (or the first
+// product) makes the choice, once per process; it leaves the environment as it found it.
+std::string blas_kernels();
+
 // The elementwise exp/log/tanh loops of sigmoid, tanh and the fused sigmoid cross-entropy on this
 // processor: "avx2" (glibc's libmvec, when it has AVX2 and FMA) or "plain" (libm).
 const char* vector_kernels();

@@ -1,0 +1,101 @@
+# cmake -P script (ctest: layers_point_down): the library's layers depend only downwards,
+#   core < nn < io < check
+# Every file under lib/<layer>/ and include/xgrad/<layer>/ (subdirectories too) may include headers
+# of its own layer and of the layers below it, never of one above; core and nn include no HDF5 and
+# no stb header (files are io's business); and lib/CMakeLists.txt links each layer only to layers
+# below it. The symbols' direction is enforced by the linker as well: each layer links with
+# -Wl,--no-undefined (lib/CMakeLists.txt), so a call into a layer above does not link.
+# Input: -DSOURCE_DIR=<the project's source directory>. Fails naming file:line of each violation.
+if(NOT SOURCE_DIR OR NOT IS_DIRECTORY "${SOURCE_DIR}/lib")
+  message(FATAL_ERROR "check_layers.cmake: -DSOURCE_DIR=<xgrad source directory> is required")
+endif()
+
+set(layers core nn io check)  # bottom to top
+set(violations "")
+set(n_files 0)
+
+foreach(layer IN LISTS layers)
+  list(FIND layers ${layer} rank)
+  set(files "")
+  foreach(root "lib/${layer}" "include/xgrad/${layer}")
+    if(NOT IS_DIRECTORY "${SOURCE_DIR}/${root}")
+      message(FATAL_ERROR "check_layers.cmake: ${SOURCE_DIR}/${root} is missing")
+    endif()
+    file(GLOB_RECURSE found RELATIVE "${SOURCE_DIR}" LIST_DIRECTORIES false "${SOURCE_DIR}/${root}/*")
+    list(APPEND files ${found})
+  endforeach()
+  foreach(f IN LISTS files)
+    math(EXPR n_files "${n_files} + 1")
+    # read whole and split at newlines (file(STRINGS) drops empty lines, which would shift the
+    # line numbers); what CMake lists treat specially is masked first
+    file(READ "${SOURCE_DIR}/${f}" text)
+    string(REPLACE "\\" "<backslash>" text "${text}")
+    string(REPLACE ";" "<semicolon>" text "${text}")
+    string(REPLACE "[" "<lbracket>" text "${text}")
+    string(REPLACE "]" "<rbracket>" text "${text}")
+    string(REPLACE "\n" ";" text "${text}")
+    set(lineno 0)
+    foreach(line IN LISTS text)
+      math(EXPR lineno "${lineno} + 1")
+      if(NOT line MATCHES "^[ \t]*#[ \t]*include[ \t]*[<\"]([^>\"]*)[>\"]")
+        continue()
+      endif()
+      set(header "${CMAKE_MATCH_1}")
+      # xgrad/<layer>/... or a relative path into another layer's directory (../io/h5.hpp)
+      set(target "")
+      if(header MATCHES "^xgrad/(core|nn|io|check)/")
+        set(target "${CMAKE_MATCH_1}")
+      elseif(header MATCHES "(^|/)\\.\\./(\\.\\./)*(core|nn|io|check)/")
+        set(target "${CMAKE_MATCH_3}")
+      endif()
+      if(target)
+        list(FIND layers ${target} target_rank)
+        if(target_rank GREATER rank)
+          string(APPEND violations
+            "  ${f}:${lineno}: ${layer} includes \"${header}\" of ${target}, a layer above it\n")
+        endif()
+      endif()
+      if(rank LESS 2 AND header MATCHES "(^|/)(H5[A-Za-z0-9_]*\\.h|hdf5[A-Za-z0-9_]*\\.h|stb_[a-z_]+\\.h)$|^stb/")
+        string(APPEND violations
+          "  ${f}:${lineno}: ${layer} includes \"${header}\": only io (and check) may use HDF5 or stb\n")
+      endif()
+    endforeach()
+  endforeach()
+endforeach()
+
+# The libraries: target_link_libraries(xgrad_<a> ... xgrad_<b> ...) only with <b> below <a>, and
+# no HDF5 for core or nn.
+file(READ "${SOURCE_DIR}/lib/CMakeLists.txt" cm)
+string(REGEX MATCHALL "target_link_libraries\\([ \t\n]*xgrad_(core|nn|io|check)[^)]*\\)" links "${cm}")
+foreach(link IN LISTS links)
+  string(REGEX REPLACE "^target_link_libraries\\([ \t\n]*xgrad_([a-z]+).*" "\\1" from "${link}")
+  list(FIND layers ${from} from_rank)
+  string(REGEX MATCHALL "xgrad(_|::)(core|nn|io|check)" deps "${link}")
+  list(REMOVE_AT deps 0)
+  foreach(d IN LISTS deps)
+    string(REGEX REPLACE "^xgrad(_|::)" "" d "${d}")
+    list(FIND layers ${d} d_rank)
+    if(NOT d_rank LESS from_rank)
+      string(APPEND violations "  lib/CMakeLists.txt: xgrad_${from} links xgrad_${d}, not a layer below it\n")
+    endif()
+  endforeach()
+  if(from_rank LESS 2 AND link MATCHES "hdf5|stb")
+    string(APPEND violations "  lib/CMakeLists.txt: xgrad_${from} links HDF5 or stb: ${link}\n")
+  endif()
+endforeach()
+foreach(layer IN LISTS layers)
+  if(NOT cm MATCHES "xgrad_layer\\(${layer}[ \n]")
+    string(APPEND violations "  lib/CMakeLists.txt: no xgrad_layer(${layer} ...)\n")
+  endif()
+endforeach()
+if(NOT cm MATCHES "target_link_options\\(xgrad_\\\${name} PRIVATE -Wl,--no-undefined\\)")
+  string(APPEND violations "  lib/CMakeLists.txt: the layers no longer link with -Wl,--no-undefined\n")
+endif()
+
+if(n_files LESS 20)
+  message(FATAL_ERROR "check_layers.cmake: only ${n_files} files found under lib/ and include/xgrad/")
+endif()
+if(violations)
+  message(FATAL_ERROR "dependencies must point down (core < nn < io < check):\n${violations}")
+endif()
+message(STATUS "layers point down: ${n_files} files, core < nn < io < check")
