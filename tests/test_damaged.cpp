@@ -1338,7 +1338,9 @@ BOOST_AUTO_TEST_CASE(isolation_turns_crash_hang_and_memory_into_one_line) {
         const auto [msg, secs] = model_error(model);
         BOOST_TEST(msg.rfind(model + c.expected, 0) == 0, c.what << ": " << msg);
         BOOST_TEST(msg.find('\n') == std::string::npos, c.what);
-        BOOST_TEST(secs < (c.what == "hang" ? 4.0 : 1.5), c.what << " took " << secs << " s");
+        // within the 2 s limit (and a margin for a loaded machine); the hang is stopped by it
+        BOOST_TEST(secs < 4.5, c.what << " took " << secs << " s");
+        if (c.what == "hang") BOOST_TEST(secs >= 1.9, "the hang was stopped after only " << secs << " s");
         BOOST_TEST(no_children(), c.what << ": a child was left behind");
     }
     {
