@@ -62,7 +62,8 @@ template <class T>
 struct CatData {
     ImageSet<T> train, test;
 };
-// train_catvnoncat.h5 (train_set_x/_y) and test_catvnoncat.h5 (test_set_x/_y) of `dir`.
+// train_catvnoncat.h5 (train_set_x/_y) and test_catvnoncat.h5 (test_set_x/_y) of `dir`, each read
+// and checked as load_image_set does; the test images must have the training images' size.
 template <class T>
 CatData<T> load_catvnoncat(const std::string& dir);
 
