@@ -235,6 +235,7 @@ void put_item(Writer& w, const std::string& file, std::uint8_t where, const std:
     w.u8(read);
     if (!read) return;
     try {
+        errno = 0;
         if (ti.cls == wire::kString) {
             put_strings(w, obj, std::size_t(n));
         } else {
@@ -242,6 +243,9 @@ void put_item(Writer& w, const std::string& file, std::uint8_t where, const std:
             read_raw(obj, H5::DataType(H5Tcopy(ti.mem)), w.grow(std::size_t(bytes)));
         }
     } catch (const H5::Exception& e) {
+        // an allocation inside HDF5 refused by RLIMIT_AS (a 300 MB variable-length string needs
+        // over 1 GB there): say so, rather than HDF5's "H5Dread failed"
+        if (errno == ENOMEM) throw TooBig{0};
         const std::string msg = with_cause(std::string("cannot read ") + (where ? "attribute '" : "dataset '") + name + "'", e);
         w.buf.resize(start);
         w.u8(wire::kItem);
