@@ -25,6 +25,9 @@ extern char** environ;
 #ifndef XGRAD_READER_RELPATH
 #define XGRAD_READER_RELPATH "xgrad-read"
 #endif
+#ifndef XGRAD_READER_BUILD_RELPATH
+#define XGRAD_READER_BUILD_RELPATH "xgrad-read"
+#endif
 
 namespace xgrad::io::isolated {
 
@@ -285,9 +288,12 @@ std::string reader_path(std::string* why) {
             if (why) *why = "cannot locate libxgrad_io.so to find its helper " XGRAD_READER_RELPATH;
             return "";
         }
-        std::string lib = info.dli_fname;
+        const std::string lib = info.dli_fname;
         const auto slash = lib.find_last_of('/');
-        path = (slash == std::string::npos ? std::string(".") : lib.substr(0, slash)) + "/" XGRAD_READER_RELPATH;
+        const std::string dir = slash == std::string::npos ? std::string(".") : lib.substr(0, slash);
+        path = dir + "/" XGRAD_READER_RELPATH;  // installed
+        if (::access(path.c_str(), X_OK) != 0 && ::access((dir + "/" XGRAD_READER_BUILD_RELPATH).c_str(), X_OK) == 0)
+            path = dir + "/" XGRAD_READER_BUILD_RELPATH;  // the build tree
     }
     if (::access(path.c_str(), X_OK) != 0) {
         if (why) *why = "its reader helper " + path + " is missing or not executable (install xgrad completely, or set XGRAD_READER)";

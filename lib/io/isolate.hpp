@@ -4,9 +4,10 @@
 // hang or refused allocation there is one DataError naming the file here; the HDF5 library and
 // stb_image never see a damaged file inside the program itself.
 //
-// The helper is found beside libxgrad_io.so: XGRAD_READER_RELPATH (set by CMake) from the
-// directory of the loaded library, the same relative place in the build tree and in an installed
-// prefix; the environment variable XGRAD_READER names another one.
+// The helper is found from the directory of the loaded libxgrad_io.so: XGRAD_READER_RELPATH (set
+// by CMake from LIBDIR and LIBEXECDIR, "../libexec/xgrad/xgrad-read" by default) in an installed
+// prefix, ../libexec/xgrad/xgrad-read in the build tree; the environment variable XGRAD_READER
+// names another one.
 //
 // Limits (the environment overrides them, for files bigger than these allow):
 //   memory  XGRAD_READ_MEMORY_MIB, default 256 MiB + 16 x the file's size, at most half the
