@@ -228,7 +228,7 @@ BOOST_AUTO_TEST_CASE(model_h5_readable_by_h5py, needs_data() * boost::unit_test:
         "/usr/bin/python3 -c \"import h5py, sys\n"
         "f = h5py.File(sys.argv[1], 'r')\n"
         "w = f['W1'][()]\n"
-        "print(w.dtype, *w.shape, *f['b4'].shape, *f.attrs['image_shape'], *f.attrs['activations'])\n"
+        "print(w.dtype, *w.shape, *f['b4'].shape, *f.attrs['image_shape'], *[a.decode() for a in f.attrs['activations']])\n"
         "print(repr(float(w[0, 0])), repr(float(w[19, 12287])), repr(float(w[7, 4242])))\n"
         "print(repr(float(w.sum(dtype='float64'))))\" '" +
         default_model().string() + "' > '" + txt.string() + "'";

@@ -421,7 +421,7 @@ BOOST_AUTO_TEST_CASE(model_h5_readable_by_h5py, needs_data() * boost::unit_test:
     const std::string cmd =
         "/usr/bin/python3 -c \"import h5py, sys\n"
         "f = h5py.File(sys.argv[1], 'r')\n"
-        "print(f.attrs['format'], f.attrs['dtype'])\n"
+        "print(f.attrs['format'].decode(), f.attrs['dtype'].decode())  # fixed-length strings: bytes\n"
         "for k in f: print(k, f[k].dtype, *f[k].shape, repr(float(f[k][()].sum(dtype='float64'))))\" '" +
         default_model().string() + "' > '" + txt.string() + "'";
     BOOST_TEST_REQUIRE(std::system(cmd.c_str()) == 0);

@@ -10,7 +10,10 @@
 #include <H5Cpp.h>
 
 #include "needs.hpp"
+#include "xgrad/io/checkpoint.hpp"
 #include "xgrad/io/io.hpp"
+#include "xgrad/io/parameters.hpp"
+#include "xgrad/nn/random.hpp"
 
 using namespace xgrad;
 namespace fs = std::filesystem;
@@ -366,7 +369,8 @@ BOOST_AUTO_TEST_CASE(model_readable_by_h5py, test::needs_h5py()) {
             "f = h5py.File(sys.argv[1], 'r')\n"
             "w = f['W1'][()]\n"
             "a = f.attrs\n"
-            "print(w.dtype, *w.shape, *a['layers_dims'], a['dtype'], a['learning_rate'])\n"
+            // (fixed-length strings: h5py gives them as bytes)
+            "print(w.dtype, *w.shape, *a['layers_dims'], a['dtype'].decode(), a['learning_rate'])\n"
             "print('\\n'.join(repr(float(v)) for v in w.ravel()))\" " +
             path + " > " + out;
         BOOST_REQUIRE(std::system(cmd.c_str()) == 0);
@@ -386,4 +390,50 @@ BOOST_AUTO_TEST_CASE(model_readable_by_h5py, test::needs_h5py()) {
         for (double v; in >> v;) got.push_back(v);
         BOOST_TEST(got == expected, boost::test_tools::per_element());  // exact: repr round-trips
     }
+}
+
+// xgrad writes fixed-length strings only (attributes and datasets of models, checkpoints and
+// parameters): no variable-length string, whose global heap HDF5 1.10 cannot read safely when it is
+// damaged. Checked with the HDF5 API on every object and attribute of each file.
+BOOST_AUTO_TEST_CASE(own_files_hold_no_variable_length_strings) {
+    TempDir dir;
+    io::ModelInfo info;
+    info.image_shape = {2, 2, 3};
+    info.classes = {"non-cat", "cat", ""};
+    info.texts = {{"optimizer", "adam"}, {"note", "ünïcode, and a trailing space "}};
+    const std::string model = dir / "model.h5", ck = dir / "checkpoint.h5", params = dir / "params.h5";
+    io::save_model(model, kSpec, he_init<double>(kSpec, 5), 0.0075, 10, 3u, 0.5, info);
+    io::Checkpoint<float> c;
+    c.state.params = he_init<float>(kSpec, 5);
+    c.state.dropout_rng = NumpyRandom(1).state();
+    c.settings = {{"optimizer", "adam"}, {"note", "a trailing space "}};
+    io::save_checkpoint(ck, c);
+    Tape<double> t;
+    t.parameter(Matrix<double>{{1.0, 2.0}}, "w");
+    save(params, t);
+
+    int strings = 0;
+    for (const std::string& path : {model, ck, params}) {
+        H5::H5File f(path, H5F_ACC_RDONLY);
+        const H5::Group root = f.openGroup("/");
+        auto check = [&](const H5::DataType& type, const std::string& what) {
+            if (type.getClass() != H5T_STRING) return;
+            ++strings;
+            BOOST_TEST(!H5::StrType(type.getId()).isVariableStr(), path << ": " << what << " is variable-length");
+        };
+        for (int i = 0; i < root.getNumAttrs(); ++i) {
+            const H5::Attribute a = root.openAttribute(unsigned(i));
+            check(a.getDataType(), "attribute " + a.getName());
+        }
+        for (hsize_t i = 0; i < root.getNumObjs(); ++i)
+            if (root.getObjTypeByIdx(i) == H5G_DATASET) {
+                const std::string name = root.getObjnameByIdx(i);
+                check(f.openDataSet(name).getDataType(), "dataset " + name);
+            }
+    }
+    BOOST_TEST(strings >= 10);  // activations, dtype, classes, optimizer, note, format, settings, ...
+    // and they read back exactly (an empty string, UTF-8, a trailing space)
+    const io::ModelFile mf = io::load_model(model);
+    BOOST_TEST(mf.classes == info.classes, boost::test_tools::per_element());
+    BOOST_TEST((io::load_checkpoint<float>(ck).settings == c.settings));
 }

@@ -576,7 +576,7 @@ BOOST_AUTO_TEST_CASE(readable_by_h5py, test::needs_h5py()) {
     std::ofstream(script) << "import h5py, sys, numpy as np\n"
                              "f = h5py.File(sys.argv[1], 'r')\n"
                              "print(' '.join(sorted(f.keys())))\n"
-                             "print(f.attrs['dtype'], f.attrs['format'])\n"
+                             "print(f.attrs['dtype'].decode(), f.attrs['format'].decode())  # fixed-length: bytes\n"
                              "for k in ['fc1.W', 'fc1.b', 'fc2.W', 'fc2.b']:\n"
                              "    print(k, f[k].dtype, *f[k].shape)\n"
                              "np.random.seed(int(sys.argv[2]))\n"

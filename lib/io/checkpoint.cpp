@@ -14,35 +14,32 @@ namespace {
 constexpr const char* kFormat = "xgrad-checkpoint-1";
 const char* const kNotACheckpoint = "expected a checkpoint written by --checkpoint-every";
 
-// An opened checkpoint whose 'format' attribute says it is one; its readers are h5.hpp's guarded
-// ones, so a damaged checkpoint is a DataError naming the file, never a crash.
+// A checkpoint's contents as the isolated reader sent them, whose 'format' attribute says it is one.
 struct Reader {
     std::string path;
-    H5::H5File file;
-    H5::Group root;
+    Contents c;
 
-    explicit Reader(const std::string& p) : path(p), file(open_for_reading(p)), root(open_root(file, p)) {
-        const bool tagged = h5_step(path, "cannot look up attribute 'format'", [&] { return root.attrExists("format"); });
-        if (!tagged || text("format") != kFormat)
+    Reader(const std::string& p, bool datasets) : path(p), c(isolated::read_h5(p, {true, false, datasets, false, {}})) {
+        if (!find_attr(c, "format") || text("format") != kFormat)
             fail("not an xgrad checkpoint (no format attribute '" + std::string(kFormat) + "')");
     }
 
     [[noreturn]] void fail(const std::string& what) const { throw DataError(path + ": " + what); }
 
     std::string text(const char* name) {
-        const auto v = read_attr_strings(root, path, name, kNotACheckpoint);
+        const auto v = read_attr_strings(c, name, kNotACheckpoint);
         if (v.size() != 1) fail(std::string("attribute '") + name + "': expected one string, found " + std::to_string(v.size()));
         return v[0];
     }
-    std::vector<std::string> texts(const char* name) { return read_attr_strings(root, path, name, kNotACheckpoint); }
+    std::vector<std::string> texts(const char* name) { return read_attr_strings(c, name, kNotACheckpoint); }
     long long integer(const char* name) {
-        const auto v = read_attr_ints(root, path, name, kNotACheckpoint);
+        const auto v = read_attr_ints(c, name, kNotACheckpoint);
         if (v.size() != 1) fail(std::string("attribute '") + name + "': expected one integer, found " + std::to_string(v.size()));
         return v[0];
     }
     template <class T>
-    Matrix<T> matrix(const std::string& name, std::vector<hsize_t> want) {
-        return read_matrix<T>(file, path, name, want, sizeof(T), "");
+    Matrix<T> matrix(const std::string& name, std::vector<std::uint64_t> want) {
+        return read_matrix<T>(c, name, want, sizeof(T), "");
     }
 };
 
@@ -75,22 +72,18 @@ void save_checkpoint(const std::string& path, const Checkpoint<T>& c) {
     });
 }
 
-// (every HDF5 call below runs inside h5_step: whatever the guarded readers leave to HDF5 becomes
-// a DataError naming the file too)
 std::string checkpoint_dtype(const std::string& path) {
-    return h5_step(path, "cannot read the checkpoint", [&] {
-        Reader r(path);
-        const std::string d = r.text("dtype");
-        if (d != "f32" && d != "f64") r.fail("dtype '" + printable(d) + "' is neither f32 nor f64");
-        return d;
-    });
+    Reader r(path, false);
+    const std::string d = r.text("dtype");
+    if (d != "f32" && d != "f64") r.fail("dtype '" + printable(d) + "' is neither f32 nor f64");
+    return d;
 }
 
 namespace {
 
 template <class T>
 Checkpoint<T> read_checkpoint(const std::string& path) {
-    Reader r(path);
+    Reader r(path, true);
     if (r.text("dtype") != Stored<T>::name)
         r.fail("the checkpoint holds " + printable(r.text("dtype")) + " values, not " + Stored<T>::name);
     Checkpoint<T> c;
@@ -112,16 +105,16 @@ Checkpoint<T> read_checkpoint(const std::string& path) {
         r.fail("implausible layer or moment counts");
     // each layer's input is the previous layer's output; moments are checked against the
     // optimiser's parameters when a Trainer restores them
-    hsize_t inputs = 0;
+    std::uint64_t inputs = 0;
     for (long long l = 1; l <= layers; ++l) {
         c.state.params.W.push_back(r.template matrix<T>("W" + std::to_string(l), {0, inputs}));
-        const hsize_t outputs = c.state.params.W.back().shape()[0];
+        const std::uint64_t outputs = c.state.params.W.back().shape()[0];
         c.state.params.b.push_back(r.template matrix<T>("b" + std::to_string(l), {outputs, 1}));
         inputs = outputs;
     }
     for (long long k = 0; k < m1; ++k) c.state.first_moments.push_back(r.template matrix<T>("moment1_" + std::to_string(k), {0, 0}));
     for (long long k = 0; k < m2; ++k) c.state.second_moments.push_back(r.template matrix<T>("moment2_" + std::to_string(k), {0, 0}));
-    c.costs = read_numbers(r.file, path, "costs");
+    c.costs = read_numbers(r.c, "costs");
     if ((long long)c.costs.size() != c.state.epoch)
         r.fail("holds " + std::to_string(c.costs.size()) + " costs for " + std::to_string(c.state.epoch) + " epochs");
     try {
@@ -137,7 +130,7 @@ Checkpoint<T> read_checkpoint(const std::string& path) {
 
 template <class T>
 Checkpoint<T> load_checkpoint(const std::string& path) {
-    return h5_step(path, "cannot read the checkpoint", [&] { return read_checkpoint<T>(path); });
+    return read_checkpoint<T>(path);
 }
 
 template void save_checkpoint<float>(const std::string&, const Checkpoint<float>&);

@@ -1,12 +1,9 @@
 #pragma once
-// Internal: reading and writing HDF5 files that may be damaged, shared by the image-set and model
-// loaders (io.cpp) and the checkpoints (checkpoint.cpp).
-//
-// The readers report what they find wrong as a DataError "<file>: <what>: <cause>", and check the
-// parts of the file HDF5 1.10 trusts (object headers, stored sizes, chunks, variable-length strings)
-// before HDF5 acts on them: h5.cpp holds the evidence of each crash these guards prevent. Callers
-// run a whole load inside h5_step, so that an HDF5 exception from any remaining call becomes a
-// DataError too.
+// Internal: HDF5 files for the loaders (io.cpp, checkpoint.cpp, parameters.cpp). Reading happens
+// in the helper process (isolate.hpp): the functions below check what it sent against what the
+// caller expects (names, types, shapes, finite values) and report what is wrong as one DataError
+// "<file>: <what>". Writing stays in this process, with the HDF5 C++ API, and writes only
+// fixed-length strings.
 
 #include <H5Cpp.h>
 
@@ -16,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "isolate.hpp"
 #include "xgrad/core/tensor.hpp"
 
 namespace xgrad::io::h5 {
@@ -38,88 +36,48 @@ struct Stored<double> {
 
 // ---- errors ----------------------------------------------------------------------------------------
 
-// Turns off HDF5's printing of its error stack for the calling thread.
+// Turns off HDF5's printing of its error stack for the calling thread (before writing).
 void silence_hdf5();
-
-// The innermost message of HDF5's error stack ("truncated file: eof = ..."), printable.
-std::string hdf5_cause(const H5::Exception& e);
-
-// Runs one HDF5 step; a failure becomes a DataError "<file>: <what>: <HDF5's innermost cause>".
-template <class F>
-auto h5_step(const std::string& file, const std::string& what, F&& f) -> decltype(f()) {
-    try {
-        return f();
-    } catch (const H5::Exception& e) {
-        const std::string cause = hdf5_cause(e);
-        std::string hint;
-        if (cause.find("truncated") != std::string::npos) hint = " (the file is truncated)";
-        throw DataError(file + ": " + what + hint + ": " + cause);
-    }
-}
 
 // "<file>: dataset '<dataset>': expected <expected>, found <found>"
 [[noreturn]] void bad(const std::string& file, const std::string& dataset,
                       const std::string& expected, const std::string& found);
 
-std::string shape_text(const std::vector<hsize_t>& dims);
-// true for the standard integer and IEEE float types, the only ones numbers are read from
-bool standard_number(const H5::DataType& t);
-// "uint8", "int64", "float32", "string", ...
-std::string type_text(const H5::DataType& t);
-
-// ---- reading -----------------------------------------------------------------------------------------
-
-// Opens an existing regular HDF5 file read-only ("no such file", "not an HDF5 file", ...).
-H5::H5File open_for_reading(const std::string& file);
-
-// The root group, whose object header (the attributes of a model or checkpoint) is checked first.
-H5::Group open_root(const H5::H5File& f, const std::string& file);
-
-// Opens dataset `name` after checking its object header.
-H5::DataSet open_dataset(const H5::H5File& f, const std::string& file, const std::string& name);
-
-// The dimensions of a dataspace; a dimension beyond its stored maximum is damage.
-std::vector<hsize_t> dims_in(const std::string& file, const std::string& what, const H5::DataSpace& sp);
-std::vector<hsize_t> dims_of(const H5::DataSpace& sp);
+std::string shape_text(const std::vector<std::uint64_t>& dims);
 
 // a·b and the product of dimensions, or a DataError when a damaged size makes them overflow
 std::size_t times(const std::string& file, const std::string& name, std::size_t a, std::size_t b);
-std::size_t checked_product(const std::string& file, const std::string& name, const std::vector<hsize_t>& d);
+std::size_t checked_product(const std::string& file, const std::string& name, const std::vector<std::uint64_t>& d);
 
-// Before `bytes` of dataset `name` are allocated and read: they must be stored in the file.
-void check_stored(const std::string& file, const std::string& name, const H5::DataSet& ds, std::uint64_t bytes);
+// ---- reading: what the isolated reader (isolate.hpp) sent, checked for what it must mean ---------
 
-// Checks the object header at `addr` before HDF5 decodes it.
-void precheck_header(const std::string& file, const std::string& what, std::uint64_t addr);
-
-// Before HDF5 reads n variable-length strings of a dataset stored contiguously.
-void guard_vlen_dataset(const std::string& file, const H5::DataSet& ds, const std::string& name, std::size_t n);
+using isolated::Contents;
+using isolated::Item;
 
 constexpr std::size_t kMaxStrings = std::size_t(1) << 16;
 
-// The n strings of a 1-D dataset (fixed- or variable-length; the caller guarded them).
-std::vector<std::string> read_strings(const H5::DataSet& ds, std::size_t n);
+// Dataset `name`: "<file>: dataset '<name>': expected a dataset of that name, found none
+// (missing)", or the reader's reason it could not be read.
+const Item& dataset(const Contents& c, const std::string& name);
+// Attribute `name` of the root group, or nullptr; one the reader could not read is a DataError.
+const Item* find_attr(const Contents& c, const std::string& name);
 
-// Attributes of `g` (the root group of a model or checkpoint): each one checked before it is read;
-// a missing one is "<file>: attribute '<name>' missing (<missing>)".
-std::vector<long long> read_attr_ints(const H5::Group& g, const std::string& file, const char* name,
-                                      const std::string& missing);
-std::vector<std::string> read_attr_strings(const H5::Group& g, const std::string& file,
-                                           const char* name, const std::string& missing);
-double read_attr_double(const H5::Group& g, const std::string& file, const char* name,
-                        const std::string& missing);
+// Attributes of the root group (of a model or checkpoint); a missing one is
+// "<file>: attribute '<name>' missing (<missing>)".
+std::vector<long long> read_attr_ints(const Contents& c, const char* name, const std::string& missing);
+std::vector<std::string> read_attr_strings(const Contents& c, const char* name, const std::string& missing);
+double read_attr_double(const Contents& c, const char* name, const std::string& missing);
 // a count or seed stored as a number: whole, in [lo, hi]
-double read_attr_whole(const H5::Group& g, const std::string& file, const char* name, double lo,
-                       double hi, const std::string& missing);
+double read_attr_whole(const Contents& c, const char* name, double lo, double hi, const std::string& missing);
 
-// A 2-D dataset of finite floating-point values of `elem` bytes each (4 or 8), read as T. A
-// dimension of `want` that is 0 may be anything; the others must match.
+// A 2-D dataset of finite floating-point values of `elem` bytes each (4 or 8), as T. A dimension
+// of `want` that is 0 may be anything; the others must match.
 template <class T>
-Matrix<T> read_matrix(const H5::H5File& f, const std::string& file, const std::string& name,
-                      const std::vector<hsize_t>& want, std::size_t elem, const std::string& why);
+Matrix<T> read_matrix(const Contents& c, const std::string& name, const std::vector<std::uint64_t>& want,
+                      std::size_t elem, const std::string& why);
 
 // A 1-D dataset of floating-point numbers (NaN allowed: a cost may have been).
-std::vector<double> read_numbers(const H5::H5File& f, const std::string& file, const std::string& name);
+std::vector<double> read_numbers(const Contents& c, const std::string& name);
 
 // ---- writing -----------------------------------------------------------------------------------------
 

@@ -74,71 +74,49 @@ std::string find_digits_dir(const std::string& option, const std::string& fallba
 
 namespace {
 
-// ---- the parts of an image dataset, shared by the loaders below (called inside their h5_step) ----
+// ---- the parts of an image dataset, shared by the loaders below ----------------------------------
 
-// Images of rank `layout.size()` (layout names the axes, "[m,h,w,c]"), uint8, at least one, none
-// empty: their dimensions, and the pixels read into `pixels`.
-std::vector<hsize_t> read_images(const H5::H5File& f, const std::string& file, const std::string& x_name,
-                                 std::size_t rank, const std::string& layout,
-                                 std::vector<std::uint8_t>& pixels) {
-    const H5::DataSet xs = open_dataset(f, file, x_name);
-    const auto xd = dims_in(file, "dataset '" + x_name + "'", xs.getSpace());
+// Images of rank `rank` (layout names the axes, "[m,h,w,c]"), uint8, at least one, none empty:
+// their dimensions; the pixels are the item's bytes.
+const Item& images(const Contents& c, const std::string& x_name, std::size_t rank, const std::string& layout) {
+    const std::string& file = c.file;
+    const Item& xs = dataset(c, x_name);
+    const auto& xd = xs.dims;
     if (xd.size() != rank)
         bad(file, x_name, "rank " + std::to_string(rank) + " " + layout,
             "rank " + std::to_string(xd.size()) + " " + shape_text(xd));
-    {
-        const H5::DataType t = xs.getDataType();
-        if (!(t.getClass() == H5T_INTEGER && t.getSize() == 1 && standard_number(t) &&
-              H5::IntType(t.getId()).getSign() == H5T_SGN_NONE))
-            bad(file, x_name, "uint8 pixels", type_text(t));
-    }
-    const std::size_t m = xd[0];
-    if (m == 0) bad(file, x_name, "at least one image", "zero images " + shape_text(xd));
+    if (!(xs.cls == wire::kInteger && xs.size == 1 && !xs.is_signed)) bad(file, x_name, "uint8 pixels", printable(xs.type));
+    if (xd[0] == 0) bad(file, x_name, "at least one image", "zero images " + shape_text(xd));
     for (std::size_t i = 1; i < rank; ++i)
         if (xd[i] == 0) bad(file, x_name, "non-empty images " + layout, shape_text(xd));
-    const std::size_t n_x = checked_product(file, x_name, std::vector<hsize_t>(xd.begin() + 1, xd.end()));
-    check_stored(file, x_name, xs, times(file, x_name, m, n_x));
-    pixels.resize(m * n_x);
-    h5_step(file, "cannot read dataset '" + x_name + "'",
-            [&] { xs.read(pixels.data(), H5::PredType::NATIVE_UINT8); });
-    return xd;
+    checked_product(file, x_name, xd);
+    return xs;
 }
 
 // Labels of shape [m] or [1,m], integers (`kind` says which ones in a message), one per image of
 // `x_name`; their values are the caller's to check.
-std::vector<long long> read_labels(const H5::H5File& f, const std::string& file, const std::string& y_name,
-                                   const std::string& x_name, std::size_t m, const std::string& kind) {
-    const H5::DataSet ys = open_dataset(f, file, y_name);
-    const auto yd = dims_in(file, "dataset '" + y_name + "'", ys.getSpace());
+std::vector<long long> labels_of(const Contents& c, const std::string& y_name, const std::string& x_name,
+                                 std::size_t m, const std::string& kind) {
+    const std::string& file = c.file;
+    const Item& ys = dataset(c, y_name);
+    const auto& yd = ys.dims;
     if (!(yd.size() == 1 || (yd.size() == 2 && yd[0] == 1)))
         bad(file, y_name, "labels of shape [m] or [1,m]", "rank " + std::to_string(yd.size()) + " " + shape_text(yd));
-    const H5::DataType yt = ys.getDataType();
-    if (yt.getClass() != H5T_INTEGER || !standard_number(yt)) bad(file, y_name, "integer labels " + kind, type_text(yt));
+    if (ys.cls != wire::kInteger) bad(file, y_name, "integer labels " + kind, printable(ys.type));
     const std::size_t my = checked_product(file, y_name, yd);
     if (my != m)
         bad(file, y_name, std::to_string(m) + " labels (one per image in '" + x_name + "')",
             std::to_string(my) + " " + shape_text(yd));
-    check_stored(file, y_name, ys, times(file, y_name, m, yt.getSize()));
-    std::vector<long long> labels(m);
-    h5_step(file, "cannot read dataset '" + y_name + "'",
-            [&] { ys.read(labels.data(), H5::PredType::NATIVE_LLONG); });
-    return labels;
+    return ys.ints();
 }
 
 // list_classes: 2 to kMaxStrings names, fixed- or variable-length strings.
-std::vector<std::string> read_classes(const H5::H5File& f, const std::string& file) {
-    const H5::DataSet cs = open_dataset(f, file, "list_classes");
-    const H5::DataType t = cs.getDataType();
-    if (t.getClass() != H5T_STRING) bad(file, "list_classes", "strings", type_text(t));
-    const auto cd = dims_in(file, "dataset 'list_classes'", cs.getSpace());
-    if (cd.size() != 1 || cd[0] < 2 || cd[0] > kMaxStrings)
-        bad(file, "list_classes", "2 to " + std::to_string(kMaxStrings) + " class names [n]", shape_text(cd));
-    const std::size_t n = cd[0];
-    if (cs.getStrType().isVariableStr())
-        guard_vlen_dataset(file, cs, "list_classes", n);
-    else
-        check_stored(file, "list_classes", cs, times(file, "list_classes", n, t.getSize()));
-    return h5_step(file, "cannot read dataset 'list_classes'", [&] { return read_strings(cs, n); });
+std::vector<std::string> classes_of(const Contents& c) {
+    const Item& cs = dataset(c, "list_classes");
+    if (cs.cls != wire::kString) bad(c.file, "list_classes", "strings", printable(cs.type));
+    if (cs.dims.size() != 1 || cs.dims[0] < 2 || cs.dims[0] > kMaxStrings)
+        bad(c.file, "list_classes", "2 to " + std::to_string(kMaxStrings) + " class names [n]", shape_text(cs.dims));
+    return cs.strings;
 }
 
 // Image j of m (n_x values each, C order) becomes column j of X [n_x, m], divided by `scale`;
@@ -162,24 +140,20 @@ void to_columns(const std::vector<std::uint8_t>& pixels, const std::vector<long 
 template <class T>
 ImageSet<T> load_image_set(const std::string& file, const std::string& x_name,
                            const std::string& y_name) {
-    const H5::H5File f = open_for_reading(file);
+    const Contents c = isolated::read_h5(file, {false, false, false, false, {x_name, y_name, "list_classes"}});
     ImageSet<T> set;
-    std::vector<long long> labels;
-    std::size_t n_x = 0;
-    // Every HDF5 call of a damaged file may fail: any failure becomes a DataError naming the file.
-    h5_step(file, "cannot read the file", [&] {
-        // images [m, h, w, c] uint8; labels [m] or [1,m], each 0 or 1; the class names
-        const auto xd = read_images(f, file, x_name, 4, "[m,h,w,c]", set.pixels);
-        set.height = xd[1];
-        set.width = xd[2];
-        set.channels = xd[3];
-        n_x = set.pixels.size() / xd[0];
-        labels = read_labels(f, file, y_name, x_name, xd[0], "0/1");
-        for (std::size_t j = 0; j < labels.size(); ++j)
-            if (labels[j] != 0 && labels[j] != 1)
-                bad(file, y_name, "labels 0 or 1", std::to_string(labels[j]) + " at index " + std::to_string(j));
-        set.classes = read_classes(f, file);
-    });
+    // images [m, h, w, c] uint8; labels [m] or [1,m], each 0 or 1; the class names
+    const Item& xs = images(c, x_name, 4, "[m,h,w,c]");
+    set.height = xs.dims[1];
+    set.width = xs.dims[2];
+    set.channels = xs.dims[3];
+    const std::size_t n_x = set.height * set.width * set.channels;
+    const std::vector<long long> labels = labels_of(c, y_name, x_name, xs.dims[0], "0/1");
+    for (std::size_t j = 0; j < labels.size(); ++j)
+        if (labels[j] != 0 && labels[j] != 1)
+            bad(file, y_name, "labels 0 or 1", std::to_string(labels[j]) + " at index " + std::to_string(j));
+    set.classes = classes_of(c);
+    set.pixels.assign(xs.bytes.begin(), xs.bytes.end());
     // flatten as the seed: image j in C order (row, column, channel) becomes column j, /255
     to_columns(set.pixels, labels, n_x, 255.0, set.X, set.Y);
     return set;
@@ -205,33 +179,31 @@ template <class T>
 LabeledSet<T> load_digits_set(const std::string& file, const std::string& x_name, const std::string& y_name,
                               unsigned levels) {
     if (levels == 0 || levels > 255) throw UsageError("load_digits_set: levels must be 1..255, got " + std::to_string(levels));
-    const H5::H5File f = open_for_reading(file);
+    const Contents c = isolated::read_h5(file, {false, false, false, false, {x_name, y_name, "list_classes"}});
     LabeledSet<T> set;
-    std::vector<long long> labels;
-    std::size_t n_x = 0;
-    h5_step(file, "cannot read the file", [&] {
-        // images [m, h, w] uint8, grey levels 0..levels
-        const auto xd = read_images(f, file, x_name, 3, "[m,h,w]", set.pixels);
-        set.height = xd[1];
-        set.width = xd[2];
-        n_x = set.pixels.size() / xd[0];
-        for (std::size_t k = 0; k < set.pixels.size(); ++k)
-            if (set.pixels[k] > levels) {
-                const std::size_t j = k / n_x, r = k % n_x / set.width, c = k % set.width;
-                bad(file, x_name, "grey levels 0.." + std::to_string(levels),
-                    std::to_string(unsigned(set.pixels[k])) + " in image " + std::to_string(j) + " at row " +
-                        std::to_string(r) + ", column " + std::to_string(c));
-            }
-        // labels [m] or [1,m]: class indices into list_classes
-        set.classes = read_classes(f, file);
-        const std::size_t K = set.classes.size();
-        const std::string range = "0.." + std::to_string(K - 1);
-        labels = read_labels(f, file, y_name, x_name, xd[0], range);
-        for (std::size_t j = 0; j < labels.size(); ++j)
-            if (labels[j] < 0 || labels[j] >= (long long)K)
-                bad(file, y_name, "labels " + range + " (list_classes has " + std::to_string(K) + " names)",
-                    std::to_string(labels[j]) + " at index " + std::to_string(j));
-    });
+    // images [m, h, w] uint8, grey levels 0..levels
+    const Item& xs = images(c, x_name, 3, "[m,h,w]");
+    set.height = xs.dims[1];
+    set.width = xs.dims[2];
+    const std::size_t n_x = set.height * set.width;
+    const std::vector<unsigned char>& px = xs.bytes;
+    for (std::size_t k = 0; k < px.size(); ++k)
+        if (px[k] > levels) {
+            const std::size_t j = k / n_x, r = k % n_x / set.width, col = k % set.width;
+            bad(file, x_name, "grey levels 0.." + std::to_string(levels),
+                std::to_string(unsigned(px[k])) + " in image " + std::to_string(j) + " at row " +
+                    std::to_string(r) + ", column " + std::to_string(col));
+        }
+    // labels [m] or [1,m]: class indices into list_classes
+    set.classes = classes_of(c);
+    const std::size_t K = set.classes.size();
+    const std::string range = "0.." + std::to_string(K - 1);
+    const std::vector<long long> labels = labels_of(c, y_name, x_name, xs.dims[0], range);
+    for (std::size_t j = 0; j < labels.size(); ++j)
+        if (labels[j] < 0 || labels[j] >= (long long)K)
+            bad(file, y_name, "labels " + range + " (list_classes has " + std::to_string(K) + " names)",
+                std::to_string(labels[j]) + " at index " + std::to_string(j));
+    set.pixels.assign(px.begin(), px.end());
     to_columns(set.pixels, labels, n_x, double(levels), set.X, set.Y);
     return set;
 }
@@ -255,25 +227,19 @@ DigitsData<T> load_digits(const std::string& dir) {
 }
 
 SavedParameters inspect_parameters(const std::string& path) {
-    const H5::H5File f = open_for_reading(path);
+    const Contents c = isolated::read_h5(path, {true, true, true, true, {}});
     SavedParameters sp;
-    h5_step(path, "cannot read the parameters", [&] {
-        const H5::Group root = open_root(f, path);
-        const auto dtype = read_attr_strings(root, path, "dtype", "expected parameters saved by xgrad::save");
-        sp.dtype = dtype.size() == 1 ? dtype[0] : "";
-        if (sp.dtype != "f32" && sp.dtype != "f64")
-            throw DataError(path + ": attribute 'dtype': expected \"f32\" or \"f64\", found \"" +
-                            printable(sp.dtype) + "\"");
-        const hsize_t n = root.getNumObjs();
-        if (n > kMaxStrings) throw DataError(path + ": " + std::to_string(n) + " objects at the root, too many");
-        for (hsize_t i = 0; i < n; ++i) {
-            const std::string name = root.getObjnameByIdx(i);
-            const H5::DataSet ds = open_dataset(f, path, name);
-            const auto d = dims_in(path, "dataset '" + name + "'", ds.getSpace());
-            if (d.size() != 2 || d[0] == 0 || d[1] == 0) bad(path, name, "a 2-D parameter [rows,cols]", shape_text(d));
-            sp.shapes.emplace_back(name, Shape{std::size_t(d[0]), std::size_t(d[1])});
-        }
-    });
+    const auto dtype = read_attr_strings(c, "dtype", "expected parameters saved by xgrad::save");
+    sp.dtype = dtype.size() == 1 ? dtype[0] : "";
+    if (sp.dtype != "f32" && sp.dtype != "f64")
+        throw DataError(path + ": attribute 'dtype': expected \"f32\" or \"f64\", found \"" + printable(sp.dtype) + "\"");
+    for (const auto& [name, kind] : c.links) {
+        if (kind != 0) bad(path, printable(name), "a 2-D parameter [rows,cols]", kind == 1 ? "a group" : "another kind of object");
+        const Item& ds = dataset(c, name);
+        const auto& d = ds.dims;
+        if (d.size() != 2 || d[0] == 0 || d[1] == 0) bad(path, printable(name), "a 2-D parameter [rows,cols]", shape_text(d));
+        sp.shapes.emplace_back(name, Shape{std::size_t(d[0]), std::size_t(d[1])});
+    }
     return sp;
 }
 
@@ -342,68 +308,60 @@ const char* const kNotAModel = "expected a model written by cat_classifier train
 }  // namespace
 
 ModelFile load_model(const std::string& path) {
-    const H5::H5File f = open_for_reading(path);
+    const Contents c = isolated::read_h5(path, {true, false, true, false, {}});
     ModelFile mf;
-    h5_step(path, "cannot read the model", [&] {
-        const H5::Group root = open_root(f, path);
+    const auto dims = read_attr_ints(c, "layers_dims", kNotAModel);
+    const auto acts = read_attr_strings(c, "activations", kNotAModel);
+    std::vector<std::size_t> udims;
+    for (long long d : dims) {
+        if (d <= 0)
+            throw DataError(path + ": attribute 'layers_dims': expected positive sizes, found " + std::to_string(d));
+        udims.push_back(std::size_t(d));
+    }
+    try {
+        mf.spec = MlpSpec(udims, acts);
+    } catch (const UsageError& e) {
+        throw DataError(path + ": attributes 'layers_dims'/'activations' do not describe a network: " +
+                        printable(e.what()));
+    }
 
-        const auto dims = read_attr_ints(root, path, "layers_dims", kNotAModel);
-        const auto acts = read_attr_strings(root, path, "activations", kNotAModel);
-        std::vector<std::size_t> udims;
-        for (long long d : dims) {
-            if (d <= 0)
-                throw DataError(path + ": attribute 'layers_dims': expected positive sizes, found " +
-                                std::to_string(d));
-            udims.push_back(std::size_t(d));
-        }
-        try {
-            mf.spec = MlpSpec(udims, acts);
-        } catch (const UsageError& e) {
-            throw DataError(path + ": attributes 'layers_dims'/'activations' do not describe a "
-                                   "network: " + printable(e.what()));
-        }
+    const auto dtype = read_attr_strings(c, "dtype", kNotAModel);
+    mf.dtype = dtype.empty() ? "" : dtype[0];
+    if (mf.dtype != "f32" && mf.dtype != "f64")
+        throw DataError(path + ": attribute 'dtype': expected \"f32\" or \"f64\", found \"" + printable(mf.dtype) + "\"");
+    const std::size_t elem = mf.dtype == "f32" ? 4 : 8;
 
-        const auto dtype = read_attr_strings(root, path, "dtype", kNotAModel);
-        mf.dtype = dtype.empty() ? "" : dtype[0];
-        if (mf.dtype != "f32" && mf.dtype != "f64")
-            throw DataError(path + ": attribute 'dtype': expected \"f32\" or \"f64\", found \"" +
-                            printable(mf.dtype) + "\"");
-        const std::size_t elem = mf.dtype == "f32" ? 4 : 8;
-
-        mf.learning_rate = read_attr_double(root, path, "learning_rate", kNotAModel);
-        if (!std::isfinite(mf.learning_rate))
-            throw DataError(path + ": attribute 'learning_rate': expected a finite number, found " +
-                            std::to_string(mf.learning_rate));
-        mf.iterations = (long long)read_attr_whole(root, path, "iterations", 0, 1e18, kNotAModel);
-        mf.seed = std::uint32_t(read_attr_whole(root, path, "seed", 0, 4294967295.0, kNotAModel));
-        mf.final_cost = read_attr_double(root, path, "final_cost", kNotAModel);  // as trained, even NaN
-        if (root.attrExists("image_shape")) {
-            const auto s = read_attr_ints(root, path, "image_shape", kNotAModel);
-            std::size_t n = 1;
-            bool positive = true;
-            for (long long v : s) {
-                positive = positive && v > 0 && v <= (1 << 20);
-                n = positive ? n * std::size_t(v) : 0;
-            }
-            if (s.size() != 3 || !positive || n != mf.spec.dims[0] || s[2] > 4)
-                throw DataError(path + ": attribute 'image_shape': expected [h,w,c] with c in 1..4 "
-                                "and h*w*c = " + std::to_string(mf.spec.dims[0]) + ", found " +
-                                std::to_string(s.size()) + " values with product " +
-                                std::to_string(n));
-            mf.image_shape.assign(s.begin(), s.end());
+    mf.learning_rate = read_attr_double(c, "learning_rate", kNotAModel);
+    if (!std::isfinite(mf.learning_rate))
+        throw DataError(path + ": attribute 'learning_rate': expected a finite number, found " +
+                        std::to_string(mf.learning_rate));
+    mf.iterations = (long long)read_attr_whole(c, "iterations", 0, 1e18, kNotAModel);
+    mf.seed = std::uint32_t(read_attr_whole(c, "seed", 0, 4294967295.0, kNotAModel));
+    mf.final_cost = read_attr_double(c, "final_cost", kNotAModel);  // as trained, even NaN
+    if (find_attr(c, "image_shape")) {
+        const auto s = read_attr_ints(c, "image_shape", kNotAModel);
+        std::size_t n = 1;
+        bool positive = true;
+        for (long long v : s) {
+            positive = positive && v > 0 && v <= (1 << 20);
+            n = positive ? n * std::size_t(v) : 0;
         }
-        if (root.attrExists("classes")) mf.classes = read_attr_strings(root, path, "classes", kNotAModel);
+        if (s.size() != 3 || !positive || n != mf.spec.dims[0] || s[2] > 4)
+            throw DataError(path + ": attribute 'image_shape': expected [h,w,c] with c in 1..4 and h*w*c = " +
+                            std::to_string(mf.spec.dims[0]) + ", found " + std::to_string(s.size()) +
+                            " values with product " + std::to_string(n));
+        mf.image_shape.assign(s.begin(), s.end());
+    }
+    if (find_attr(c, "classes")) mf.classes = read_attr_strings(c, "classes", kNotAModel);
 
-        for (std::size_t l = 1; l <= mf.spec.layers(); ++l) {
-            for (const bool is_w : {true, false}) {
-                const std::string name = (is_w ? "W" : "b") + std::to_string(l);
-                const std::vector<hsize_t> want = {mf.spec.dims[l], is_w ? mf.spec.dims[l - 1] : 1};
-                Matrix<double> v = read_matrix<double>(f, path, name, want, elem,
-                                                       "from layers_dims, dtype " + mf.dtype);
-                (is_w ? mf.params.W : mf.params.b).push_back(std::move(v));
-            }
+    for (std::size_t l = 1; l <= mf.spec.layers(); ++l) {
+        for (const bool is_w : {true, false}) {
+            const std::string name = (is_w ? "W" : "b") + std::to_string(l);
+            const std::vector<std::uint64_t> want = {mf.spec.dims[l], is_w ? mf.spec.dims[l - 1] : 1};
+            Matrix<double> v = read_matrix<double>(c, name, want, elem, "from layers_dims, dtype " + mf.dtype);
+            (is_w ? mf.params.W : mf.params.b).push_back(std::move(v));
         }
-    });
+    }
     return mf;
 }
 

@@ -1,6 +1,7 @@
 // The named parameters of any model, saved to and loaded from HDF5.
 #include "xgrad/io/parameters.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 #include <sstream>
@@ -49,53 +50,46 @@ void save(const std::string& path, const NamedParameters<T>& params) {
 template <class T>
 void load(const std::string& path, const NamedParameters<T>& params) {
     check_names("load " + path, params);
-    const H5::H5File f = open_for_reading(path);
+    const Contents c = io::isolated::read_h5(path, {true, true, true, false, {}});
     std::vector<Matrix<T>> values;
-    h5_step(path, "cannot read the parameters", [&] {
-        const H5::Group root = open_root(f, path);
-        const auto dtype = read_attr_strings(root, path, "dtype", "expected parameters saved by xgrad::save or a model.h5");
-        const std::string dt = dtype.size() == 1 ? dtype[0] : "";
-        // (text from the file is escaped: a damaged or odd string must not break the one line)
-        if (dtype.size() != 1)
-            throw DataError(path + ": attribute 'dtype': expected \"f32\" or \"f64\", found " +
-                            std::to_string(dtype.size()) + " strings");
-        if (dt != "f32" && dt != "f64")
-            throw DataError(path + ": attribute 'dtype': expected \"f32\" or \"f64\", found \"" +
-                            io::printable(dt) + "\"");
-        const std::size_t elem = dt == "f32" ? 4 : 8;
-        // the file holds exactly the model's parameters: none missing, none unknown
-        std::set<std::string> wanted;
-        for (const auto& [name, v] : params) wanted.insert(name);
-        const hsize_t n = root.getNumObjs();
-        if (n > kMaxStrings) throw DataError(path + ": " + std::to_string(n) + " objects at the root, too many");
-        for (hsize_t i = 0; i < n; ++i) {
-            const std::string name = root.getObjnameByIdx(i);
-            if (!wanted.count(name))
-                throw DataError(path + ": '" + io::printable(name) + "' is not a parameter of this model (its parameters: " +
-                                std::to_string(params.size()) + ", e.g. '" +
-                                (params.empty() ? std::string() : params.front().first) + "')");
+    const auto dtype = read_attr_strings(c, "dtype", "expected parameters saved by xgrad::save or a model.h5");
+    const std::string dt = dtype.size() == 1 ? dtype[0] : "";
+    // (text from the file is escaped: a damaged or odd string must not break the one line)
+    if (dtype.size() != 1)
+        throw DataError(path + ": attribute 'dtype': expected \"f32\" or \"f64\", found " +
+                        std::to_string(dtype.size()) + " strings");
+    if (dt != "f32" && dt != "f64")
+        throw DataError(path + ": attribute 'dtype': expected \"f32\" or \"f64\", found \"" + io::printable(dt) + "\"");
+    const std::size_t elem = dt == "f32" ? 4 : 8;
+    // the file holds exactly the model's parameters: none missing, none unknown
+    std::set<std::string> wanted;
+    for (const auto& [name, v] : params) wanted.insert(name);
+    for (const auto& [name, kind] : c.links)
+        if (!wanted.count(name))
+            throw DataError(path + ": '" + io::printable(name) + "' is not a parameter of this model (its parameters: " +
+                            std::to_string(params.size()) + ", e.g. '" +
+                            (params.empty() ? std::string() : params.front().first) + "')");
+    for (const auto& [name, v] : params) {
+        const bool there = std::any_of(c.links.begin(), c.links.end(), [&](const auto& l) { return l.first == name; });
+        if (!there) throw DataError(path + ": parameter '" + name + "' missing");
+        const Shape s = v.shape();
+        Matrix<double> m = read_matrix<double>(c, name, {s.rows, s.cols}, elem,
+                                               "the shape of parameter '" + name + "', dtype " + dt);
+        values.push_back(xt::cast<T>(m));
+        // an f64 value beyond float's range would become ±inf in a float model
+        if constexpr (std::is_same_v<T, float>) {
+            const Matrix<T>& got = values.back();
+            for (std::size_t i = 0; i < s.rows; ++i)
+                for (std::size_t j = 0; j < s.cols; ++j)
+                    if (!std::isfinite(got(i, j))) {
+                        std::ostringstream msg;
+                        msg << path << ": dataset '" << name
+                            << "': expected values that fit in float32 (the model's type), found " << m(i, j)
+                            << " at [" << i << "," << j << "]";
+                        throw DataError(msg.str());
+                    }
         }
-        for (const auto& [name, v] : params) {
-            if (!root.nameExists(name)) throw DataError(path + ": parameter '" + name + "' missing");
-            const Shape s = v.shape();
-            Matrix<double> m = read_matrix<double>(f, path, name, {s.rows, s.cols}, elem,
-                                                   "the shape of parameter '" + name + "', dtype " + dt);
-            values.push_back(xt::cast<T>(m));
-            // an f64 value beyond float's range would become ±inf in a float model
-            if constexpr (std::is_same_v<T, float>) {
-                const Matrix<T>& got = values.back();
-                for (std::size_t i = 0; i < s.rows; ++i)
-                    for (std::size_t j = 0; j < s.cols; ++j)
-                        if (!std::isfinite(got(i, j))) {
-                            std::ostringstream msg;
-                            msg << path << ": dataset '" << name
-                                << "': expected values that fit in float32 (the model's type), found " << m(i, j)
-                                << " at [" << i << "," << j << "]";
-                            throw DataError(msg.str());
-                        }
-            }
-        }
-    });
+    }
     // every check passed: now change the parameters
     for (std::size_t k = 0; k < params.size(); ++k) params[k].second.tape().set_value(params[k].second, values[k]);
 }

@@ -28,9 +28,11 @@ void save_checkpoint(const std::string& path, const Checkpoint<T>& checkpoint);
 // "f32" or "f64": the type the checkpoint was trained in. DataError if the file is no checkpoint.
 std::string checkpoint_dtype(const std::string& path);
 
-// Reads a checkpoint written by save_checkpoint<T>. Every problem (missing file, not HDF5, not a
-// checkpoint, another dtype, missing or damaged parts, non-finite values) is a DataError naming
-// the file.
+// Reads a checkpoint written by save_checkpoint<T>, in the isolated reader (xgrad/io/io.hpp: a
+// crash, hang or memory exhaustion there is a DataError too). Checks the format tag, dtype,
+// counts, that the layers chain, finite values, one cost per epoch, the generator state. Every
+// problem (missing file, not HDF5, not a checkpoint, another dtype, missing or damaged parts,
+// non-finite values) is a DataError naming the file.
 template <class T>
 Checkpoint<T> load_checkpoint(const std::string& path);
 

@@ -1,6 +1,14 @@
 #pragma once
 // Reading the image datasets and reading/writing trained models (HDF5, C++ API).
 // Every failure is a DataError (or ShapeError) naming the file, the dataset and expected vs found.
+//
+// What the loaders trust: nothing in the file. They read it in a separate process (the helper
+// xgrad-read, installed beside the library) under a memory and a time limit, so a file that crashes,
+// hangs or exhausts the HDF5 library or the image decoder is one DataError naming it
+// ("<file>: the HDF5 library crashed reading it (SIGSEGV): the file is damaged", "<file>: reading
+// did not finish in 30 s ...", "<file>: reading it needs more than the 300 MiB limit ..."); the
+// limits grow with the file's size and XGRAD_READ_MEMORY_MIB / XGRAD_READ_SECONDS raise them.
+// What they check is what the contents mean: names, types, shapes, values, sizes.
 
 #include <cstdint>
 #include <string>
@@ -43,7 +51,9 @@ struct ImageSet {
     std::vector<std::uint8_t> pixels;  // the raw images, m·h·w·c bytes (for pictures)
 };
 
-// Reads datasets `x_name`, `y_name` and `list_classes` of `file` and validates them.
+// Reads datasets `x_name`, `y_name` and `list_classes` of `file` (isolated, see above) and checks
+// them: uint8 images [m,h,w,c] with m, h, w, c > 0, integer labels 0/1 of shape [m] or [1,m], 2 or
+// more class names.
 template <class T>
 ImageSet<T> load_image_set(const std::string& file, const std::string& x_name,
                            const std::string& y_name);
@@ -52,7 +62,8 @@ template <class T>
 struct CatData {
     ImageSet<T> train, test;
 };
-// train_catvnoncat.h5 (train_set_x/_y) and test_catvnoncat.h5 (test_set_x/_y) of `dir`.
+// train_catvnoncat.h5 (train_set_x/_y) and test_catvnoncat.h5 (test_set_x/_y) of `dir`, each read
+// and checked as load_image_set does; the test images must have the training images' size.
 template <class T>
 CatData<T> load_catvnoncat(const std::string& dir);
 
@@ -69,8 +80,8 @@ struct LabeledSet {
     std::vector<std::uint8_t> pixels;  // the raw images, m·h·w bytes (for pictures)
 };
 
-// Reads datasets `x_name`, `y_name` and `list_classes` of `file` and validates them: every
-// problem is a DataError "<file>: dataset '<name>': expected ..., found ..." (a pixel above
+// Reads datasets `x_name`, `y_name` and `list_classes` of `file` (isolated, see above) and checks
+// them: every problem is a DataError "<file>: dataset '<name>': expected ..., found ..." (a pixel above
 // `levels`, a label outside 0..K-1, a wrong type, rank or count).
 template <class T>
 LabeledSet<T> load_digits_set(const std::string& file, const std::string& x_name,
@@ -87,8 +98,9 @@ DigitsData<T> load_digits(const std::string& dir);
 
 // The parameters a file written by xgrad::save holds, without their values: the root attribute
 // dtype ("f32"/"f64") and each dataset's name and 2-D shape, in the file's (alphabetical) order.
-// For programs that rebuild a model from its file. A file that is not such a file, or is damaged,
-// is a DataError naming it.
+// For programs that rebuild a model from its file. Reads shapes only (isolated, see above); checks
+// the dtype and that every object at the root is a non-empty 2-D dataset. A file that is not such a
+// file, or is damaged, is a DataError naming it.
 struct SavedParameters {
     std::string dtype;
     std::vector<std::pair<std::string, Shape>> shapes;
@@ -128,18 +140,20 @@ template <class T>
 void save_model(const std::string& path, const MlpSpec& spec, const Params<T>& params,
                 double learning_rate, long long iterations, std::uint32_t seed, double final_cost,
                 const ModelInfo& info);
-// Reads a model written by save_model. Every damage is a DataError naming the file (and the
-// dataset or attribute): a missing or malformed attribute, weights whose shapes do not match
-// layers_dims (the architecture), a NaN or Inf weight, a truncated or corrupted file.
+// Reads a model written by save_model (or by xgrad before it wrote fixed-length strings), isolated
+// (see above). Checks every attribute's type and value, the weights' types and shapes against
+// layers_dims and dtype, and that every weight is finite: every damage is a DataError naming the
+// file (and the dataset or attribute).
 ModelFile load_model(const std::string& path);
 
 // ================================== images (lib/io/image.cpp, stb_image) ==========================
 // Reads a JPEG, PNG or BMP image, converts it to `channels` (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA)
 // and resizes it to height x width (stb_image_resize's default filter; an image that already has
 // that size is used as is). Returns height·width·channels bytes in C order (row, column, channel),
-// the layout of one image of an ImageSet. A missing, unreadable, damaged or absurdly large image
-// is a DataError naming the file and stb_image's reason; a bad requested size is a UsageError.
-// Safe to call from several threads (decoding is serialised).
+// the layout of one image of an ImageSet. stb_image decodes it in the isolated reader (see above);
+// checked here: the file's size (at most 256 MiB) and, there, the header's pixel count (at most
+// 2^26) before decoding. A missing, unreadable, damaged or absurdly large image is a DataError
+// naming the file and stb_image's reason; a bad requested size is a UsageError. Thread-safe.
 std::vector<std::uint8_t> load_image(const std::string& path, std::size_t height,
                                      std::size_t width, std::size_t channels);
 

@@ -26,7 +26,8 @@ void save(const std::string& path, Tape<T>& tape) {
 // Reads `path` into the parameters (their values change; nothing is recorded): the file must have
 // exactly these names (a missing or an extra one is a DataError naming it), each of the
 // parameter's shape, stored as f32 or f64 (converted to T) with finite values; dtype "f32"/"f64"
-// at the root. Every problem is one DataError "<path>: <what>"; on error no parameter is changed.
+// at the root. The file is read in the isolated reader (xgrad/io/io.hpp), which nothing in it can
+// crash or hang. Every problem is one DataError "<path>: <what>"; on error no parameter is changed.
 template <class T>
 void load(const std::string& path, const NamedParameters<T>& params);
 template <class T>
