@@ -3,18 +3,8 @@
 # Inputs: -DGRADCHECK=<program> -DDATA_DIR=<the build's default cat dataset, may be missing>.
 # The dataset is looked for as the program does ($XGRAD_DATA, then DATA_DIR); without it the test
 # prints "SKIPPED:" (ctest counts it skipped), or fails when XGRAD_REQUIRE_DATA=1.
-set(data "${DATA_DIR}")
-if(DEFINED ENV{XGRAD_DATA} AND NOT "$ENV{XGRAD_DATA}" STREQUAL "")
-  set(data "$ENV{XGRAD_DATA}")
-endif()
-if(NOT EXISTS "${data}/train_catvnoncat.h5" OR NOT EXISTS "${data}/test_catvnoncat.h5")
-  if("$ENV{XGRAD_REQUIRE_DATA}" STREQUAL "1")
-    message(FATAL_ERROR "the cat/non-cat dataset is missing and XGRAD_REQUIRE_DATA=1 "
-                        "(looked in '${data}')")
-  endif()
-  message("SKIPPED: the cat/non-cat dataset is not in $XGRAD_DATA or ${DATA_DIR}")
-  return()
-endif()
+include(${CMAKE_CURRENT_LIST_DIR}/find_cat_data.cmake)
+find_cat_data_or_skip()
 
 function(bad regex)
   execute_process(COMMAND "${GRADCHECK}" ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)

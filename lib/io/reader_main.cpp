@@ -42,18 +42,7 @@
 #define STBI_MALLOC(size) std::calloc(1, (size))
 #define STBI_REALLOC(p, size) std::realloc((p), (size))
 #define STBI_FREE(p) std::free(p)
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
-#endif
 #include <stb/stb_image.h>
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
 
 #if defined(__SANITIZE_ADDRESS__)
 // The sanitizer build: RLIMIT_AS cannot work under ASan, whose shadow memory is mapped up front.
