@@ -1449,3 +1449,54 @@ BOOST_AUTO_TEST_CASE(external_links_are_followed) {
     BOOST_TEST(msg.rfind(model + ": ", 0) == 0, msg);
     BOOST_TEST(msg.find("W1") != std::string::npos, msg);
 }
+
+// A dataset whose dimensions multiply past 2^64 (legal for a chunked dataset never written): the
+// helper cannot read it, and the library refuses it before anything multiplies its dimensions;
+// the loaders that accept any size for a dimension (a checkpoint's moments) used to index an
+// empty buffer with the wrapped size.
+BOOST_AUTO_TEST_CASE(dimensions_past_2_to_the_64_are_one_line) {
+    TempDir tmp;
+    const std::string ckpt = (tmp.path / "checkpoint.h5").string();
+    write_checkpoint<double>(ckpt);
+    {
+        H5::H5File f(ckpt, H5F_ACC_RDWR);
+        f.unlink("moment1_0");
+        const hsize_t dims[2] = {hsize_t(1) << 32, hsize_t(1) << 32}, chunk[2] = {1, 1};
+        H5::DSetCreatPropList pl;
+        pl.setChunk(2, chunk);
+        f.createDataSet("moment1_0", H5::PredType::IEEE_F64LE, H5::DataSpace(2, dims), pl);
+    }
+    std::string msg;
+    try {
+        io::load_checkpoint<double>(ckpt);
+    } catch (const DataError& e) {
+        msg = e.what();
+    }
+    BOOST_TEST(msg.rfind(ckpt + ": ", 0) == 0, msg);
+    BOOST_TEST(msg.find("moment1_0") != std::string::npos, msg);
+    BOOST_TEST(msg.find('\n') == std::string::npos, msg);
+    BOOST_TEST(no_children());
+}
+
+// The limits' environment variables take digits only, within range: anything else is one
+// UsageError naming the variable (strtoull alone took "-1" as 2^64 - 1 and wrapped the limit).
+BOOST_AUTO_TEST_CASE(limits_from_the_environment_are_checked) {
+    TempDir tmp;
+    const std::string model = (tmp.path / "model.h5").string();
+    write_model<double>(model);
+    for (const char* name : {"XGRAD_READ_MEMORY_MIB", "XGRAD_READ_SECONDS"}) {
+        for (const char* bad : {"-1", "+5", " 5", "5x", "0", "18446744073709551616", "99999999999"}) {
+            ScopedEnv env(name, bad);
+            std::string msg;
+            try {
+                io::load_model(model);
+            } catch (const UsageError& e) {
+                msg = e.what();
+            }
+            BOOST_TEST(msg.rfind(std::string(name) + " must be a whole number from 1 to ", 0) == 0,
+                       name << "=" << bad << ": " << msg);
+        }
+        ScopedEnv env(name, "300");
+        BOOST_TEST(io::load_model(model).spec.dims.size() > 1);
+    }
+}

@@ -448,6 +448,14 @@ BOOST_AUTO_TEST_CASE(minibatch_epoch_is_the_loop_written_out) {
         BOOST_TEST(a.value(oa.parameters()[0]) == b.value(ob.parameters()[0]));
     }
     BOOST_TEST(xa.shape() == (Shape{3, 2}));  // the last batch of 10 = 4 + 4 + 2
+
+    // an order from a bigger set, X and Y of different widths, an empty order: UsageErrors, not
+    // reads past the matrices
+    BOOST_CHECK_THROW(gather_columns(a, xa, X, std::vector<std::size_t>{0, 10}, 0, 2), UsageError);
+    BOOST_CHECK_THROW(gather_columns(a, xa, X, std::vector<std::size_t>{0, 1}, 1, std::size_t(-1)), UsageError);
+    const M Y9 = xt::view(Y, xt::all(), xt::range(0, 9));
+    BOOST_CHECK_THROW(minibatch_epoch(a, xa, ya, la, oa, X, Y9, ra.permutation(10), 4), UsageError);
+    BOOST_CHECK_THROW(minibatch_epoch(a, xa, ya, la, oa, X, Y, std::vector<std::size_t>{}, 4), UsageError);
 }
 
 // What the README says of momentum vs PyTorch's SGD: ours, v = beta·v + (1-beta)·g, p -= lr·v, takes

@@ -35,12 +35,17 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::uint64_t env_number(const char* name) {
+// A positive whole number of at most `max` from the environment; 0 when the variable is unset.
+std::uint64_t env_number(const char* name, std::uint64_t max) {
     const char* v = std::getenv(name);
     if (!v || !*v) return 0;
     char* end = nullptr;
+    errno = 0;
     const unsigned long long n = std::strtoull(v, &end, 10);
-    if (*end != '\0' || n == 0) throw UsageError(std::string(name) + " must be a positive whole number, not '" + printable(v) + "'");
+    // strtoull would take "-1" (as 2^64 - 1), " 5" and "+5": only digits are a number here
+    if (*v < '0' || *v > '9' || *end != '\0' || errno == ERANGE || n == 0 || n > max)
+        throw UsageError(std::string(name) + " must be a whole number from 1 to " + std::to_string(max) +
+                         ", not '" + printable(v) + "'");
     return n;
 }
 
@@ -80,7 +85,8 @@ bool reap(pid_t pid, Clock::time_point deadline, int& status) {
 std::vector<unsigned char> run_reader(const std::string& file, const std::string& what,
                                       std::vector<std::string> args) {
     struct stat st {};
-    if (::stat(file.c_str(), &st) != 0) throw DataError(file + ": no such file");
+    if (::stat(file.c_str(), &st) != 0)
+        throw DataError(file + ": " + (errno == ENOENT ? std::string("no such file") : std::strerror(errno)));
     // (a FIFO or device would block or stream: the readers need a file they can seek in)
     if (!S_ISREG(st.st_mode)) throw DataError(file + ": not a regular file");
     if (::access(file.c_str(), R_OK) != 0) throw DataError(file + ": not readable (permission)");
@@ -138,6 +144,21 @@ std::vector<unsigned char> run_reader(const std::string& file, const std::string
         throw DataError(file + ": cannot read it: cannot start " + helper + " (" + std::strerror(rc) + ")");
     }
 
+    // Whatever ends this function early (bad_alloc while collecting the answer) must not leave the
+    // child blocked on a full pipe forever, nor its pipe open.
+    struct Child {
+        pid_t pid;
+        int fd;
+        ~Child() {
+            if (fd >= 0) ::close(fd);
+            if (pid > 0) {
+                ::kill(pid, SIGKILL);
+                int st = 0;
+                while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+                }
+            }
+        }
+    } child{pid, fds[0]};
     // Collect the answer until the deadline; more than the memory limit is not taken.
     const auto deadline = Clock::now() + std::chrono::seconds(lim.seconds);
     const std::size_t cap = std::size_t(lim.memory) + (std::size_t(1) << 20);
@@ -168,9 +189,11 @@ std::vector<unsigned char> run_reader(const std::string& file, const std::string
         out.insert(out.end(), chunk.data(), chunk.data() + n);
     }
     ::close(fds[0]);
+    child.fd = -1;
     int status = 0;
     // a child that closed its output exits right away; one still running when we stop reading is killed
     const bool exited = reap(pid, how == done ? deadline : Clock::now(), status);
+    child.pid = -1;
     const std::string limit_mib = std::to_string(lim.memory >> 20) + " MiB";
     if (how == big)
         throw DataError(file + ": reading it needs more than the " + limit_mib + " limit (XGRAD_READ_MEMORY_MIB)");
@@ -262,7 +285,7 @@ std::vector<long long> Item::ints() const {
 
 Limits limits_for(std::uint64_t file_bytes) {
     Limits l;
-    if (const std::uint64_t mib = env_number("XGRAD_READ_MEMORY_MIB")) {
+    if (const std::uint64_t mib = env_number("XGRAD_READ_MEMORY_MIB", std::uint64_t(1) << 24)) {  // 16 TiB
         l.memory = mib << 20;
     } else {
         const std::uint64_t floor = std::uint64_t(256) << 20;
@@ -271,8 +294,8 @@ Limits limits_for(std::uint64_t file_bytes) {
         const std::uint64_t want = floor + 16 * std::min<std::uint64_t>(file_bytes, std::uint64_t(1) << 40);
         l.memory = std::max(floor, std::min(want, half));
     }
-    if (const std::uint64_t s = env_number("XGRAD_READ_SECONDS"))
-        l.seconds = unsigned(std::min<std::uint64_t>(s, 1u << 20));
+    if (const std::uint64_t s = env_number("XGRAD_READ_SECONDS", std::uint64_t(1) << 20))  // 12 days
+        l.seconds = unsigned(s);
     else
         l.seconds = unsigned(30 + std::min<std::uint64_t>(file_bytes / (std::uint64_t(10) << 20), 1u << 20));
     return l;
@@ -339,6 +362,17 @@ Contents read_h5(const std::string& file, const Request& req) {
             if (!r.ok() || rank > 64 || it.cls > wire::kOther) malformed(file);
             for (std::uint32_t k = 0; k < rank; ++k) it.dims.push_back(r.u64());
             it.has_data = r.u8() != 0;
+            // dimensions whose product does not fit 64 bits (a damaged or hostile header: the
+            // helper cannot have read them) are refused before anything multiplies them
+            std::uint64_t n = 1;
+            for (std::uint64_t d : it.dims)
+                if (d != 0 && n > ~std::uint64_t(0) / d)
+                    throw DataError(file + ": " + (attribute ? "attribute '" : "dataset '") + printable(it.name) +
+                                    "': its dimensions multiply past 2^64 (the file is damaged)");
+                else
+                    n *= d;
+            // numbers and strings asked for with their values come with them
+            if (!req.shapes_only && !it.has_data && it.cls != wire::kOther && it.count() > 0) malformed(file);
             if (it.has_data && it.cls == wire::kString) {
                 const std::uint64_t n = r.u64();
                 if (!r.ok() || n > r.left() / 4) malformed(file);  // each string has a 4-byte length

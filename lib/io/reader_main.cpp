@@ -203,7 +203,7 @@ void put_item(Writer& w, const std::string& file, std::uint8_t where, const std:
     }
     const std::uint64_t bytes = overflow || (ti.size && n > ~std::uint64_t(0) / ti.size) ? ~std::uint64_t(0) : n * ti.size;
     std::string problem;
-    const bool read = !shapes_only && ti.cls != wire::kOther && n > 0;
+    const bool read = !shapes_only && ti.cls != wire::kOther && (n > 0 || overflow);
     if (read && ds) {
         problem = stored_problem(file, *ds, bytes);
         if (!problem.empty()) problem = "dataset '" + name + "': " + problem;

@@ -347,11 +347,15 @@ void gather_columns(Tape<T>& tape, NodeId leaf, const Matrix<T>& all, const std:
                     std::size_t begin, std::size_t n) {
     Matrix<T>& dst = tape.leaf_value(leaf);
     const std::size_t rows = all.shape()[0], m = all.shape()[1];
-    if (begin + n > order.size())
+    if (begin > order.size() || n > order.size() - begin)
         throw UsageError("gather_columns: columns " + std::to_string(begin) + ".." + std::to_string(begin + n) +
                          " of an order of " + std::to_string(order.size()));
-    if (dst.shape()[0] != rows || dst.shape()[1] != n) dst.resize({rows, n});
     const std::size_t* idx = order.data() + begin;
+    for (std::size_t j = 0; j < n; ++j)
+        if (idx[j] >= m)
+            throw UsageError("gather_columns: the order names column " + std::to_string(idx[j]) + " of a matrix of " +
+                             std::to_string(m) + " columns");
+    if (dst.shape()[0] != rows || dst.shape()[1] != n) dst.resize({rows, n});
     for (std::size_t i = 0; i < rows; ++i) {
         const T* src = all.data() + i * m;
         T* d = dst.data() + i * n;
@@ -364,6 +368,10 @@ double minibatch_epoch(Tape<T>& tape, NodeId x, NodeId y, NodeId loss, Optimizer
                        const Matrix<T>& Y, const std::vector<std::size_t>& order, std::size_t batch) {
     const std::size_t m = order.size();
     if (batch == 0) throw UsageError("minibatch_epoch: a batch of 0 columns");
+    if (m == 0) throw UsageError("minibatch_epoch: an empty order (no examples)");
+    if (X.shape()[1] != Y.shape()[1])
+        throw UsageError("minibatch_epoch: X has " + std::to_string(X.shape()[1]) + " columns, Y " +
+                         std::to_string(Y.shape()[1]));
     double total = 0;
     for (std::size_t b = 0; b < m; b += batch) {
         const std::size_t n = std::min(batch, m - b);
