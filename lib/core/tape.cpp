@@ -459,7 +459,7 @@ void Tape<T>::forward(NodeId target) {
 }
 
 template <class T>
-void Tape<T>::backward(NodeId loss) {
+void Tape<T>::backward(NodeId loss, T seed) {
     const Node<T>& l = checked(loss, "backward");
     if (shape_of(l.value) != Shape{1, 1})
         throw ShapeError("backward: the loss must be a scalar [1,1], node " + std::to_string(loss) +
@@ -486,9 +486,9 @@ void Tape<T>::backward(NodeId loss) {
     for (auto& n : nodes_)
         if (n.requires_grad && n.op != OpKind::parameter) n.grad.fill(T(0));
     if (l.op == OpKind::parameter)
-        nodes_[std::size_t(loss)].grad(0, 0) += T(1);  // a parameter's gradient accumulates
+        nodes_[std::size_t(loss)].grad(0, 0) += seed;  // a parameter's gradient accumulates
     else
-        nodes_[std::size_t(loss)].grad.fill(T(1));
+        nodes_[std::size_t(loss)].grad.fill(seed);
 
     for (std::size_t i = std::size_t(loss) + 1; i-- > 0;) {
         Node<T>& n = nodes_[i];

@@ -265,6 +265,27 @@ void Mlp<T>::set_batch(const Matrix<T>& X_all, const Matrix<T>& Y_all, const std
     };
     gather(X_all, X);
     gather(Y_all, Y);
+    adopt_batch_width(n);
+}
+
+template <class T>
+void Mlp<T>::load_batch(DataSource<T>& source, const std::size_t* cols, std::size_t n) {
+    Matrix<T>& X = tape_.leaf_value(x_);
+    Matrix<T>& Y = tape_.leaf_value(y_);
+    if (source.features() != X.shape()[0] || source.label_rows() != Y.shape()[0])
+        throw ShapeError("load_batch: the source's examples have " + std::to_string(source.features()) +
+                         " features and " + std::to_string(source.label_rows()) + " label rows, the network " +
+                         std::to_string(X.shape()[0]) + " and " + std::to_string(Y.shape()[0]));
+    if (n == 0) throw UsageError("load_batch: an empty batch");
+    source.fetch(cols, n, X, Y);
+    if (shape_of(X) != Shape{source.features(), n} || shape_of(Y) != Shape{source.label_rows(), n})
+        throw ShapeError("load_batch: the source gave " + to_string(shape_of(X)) + " and " + to_string(shape_of(Y)) +
+                         " for " + std::to_string(n) + " examples");
+    adopt_batch_width(n);
+}
+
+template <class T>
+void Mlp<T>::adopt_batch_width(std::size_t n) {
     for (NodeId d : mask_)
         if (d >= 0) {
             Matrix<T>& D = tape_.leaf_value(d);
@@ -275,7 +296,49 @@ void Mlp<T>::set_batch(const Matrix<T>& X_all, const Matrix<T>& Y_all, const std
         }
     batch_cols_ = n;
     capacity_ = std::max(capacity_, n);
-    if (l2_ >= 0) tape_.set_scale(l2_, reg_.lambd / (2.0 * double(n)));
+    if (l2_ >= 0) tape_.set_scale(l2_, penalty_included_ ? reg_.lambd / (2.0 * double(n)) : 0.0);
+}
+
+template <class T>
+void Mlp<T>::set_penalty_included(bool on) {
+    penalty_included_ = on;
+    if (l2_ >= 0) tape_.set_scale(l2_, on ? reg_.lambd / (2.0 * double(batch_cols_)) : 0.0);
+}
+
+template <class T>
+void Mlp<T>::draw_keep(NumpyRandom& rng, std::size_t width, std::vector<std::vector<std::uint8_t>>& keep) const {
+    keep.resize(layers() > 0 ? layers() - 1 : 0);
+    for (std::size_t l = 1; l < layers(); ++l) {
+        std::vector<std::uint8_t>& k = keep[l - 1];
+        if (mask_[l - 1] < 0) {
+            k.clear();
+            continue;
+        }
+        const double p = keep_prob(l);
+        k.resize(spec_.dims[l] * width);
+        for (auto& f : k) f = rng.uniform() < p;
+    }
+}
+
+template <class T>
+void Mlp<T>::set_masks(const std::vector<std::vector<std::uint8_t>>& keep, std::size_t width, std::size_t first) {
+    const std::size_t n = batch_cols_;
+    if (keep.size() + 1 != layers() || first > width || n > width - first)
+        throw UsageError("set_masks: columns " + std::to_string(first) + ".." + std::to_string(first + n) +
+                         " of masks for " + std::to_string(keep.size()) + " hidden layers, " + std::to_string(width) +
+                         " columns wide");
+    for (std::size_t l = 1; l < layers(); ++l) {
+        if (mask_[l - 1] < 0) continue;
+        const std::vector<std::uint8_t>& k = keep[l - 1];
+        const std::size_t rows = spec_.dims[l];
+        if (k.size() != rows * width)
+            throw UsageError("set_masks: layer " + std::to_string(l) + " has " + std::to_string(k.size()) +
+                             " flags, not " + std::to_string(rows) + " x " + std::to_string(width));
+        const T on = T(1.0 / keep_prob(l));
+        Matrix<T>& D = tape_.leaf_value(mask_[l - 1]);
+        for (std::size_t i = 0; i < rows; ++i)
+            for (std::size_t j = 0; j < n; ++j) D(i, j) = k[i * width + first + j] ? on : T(0);
+    }
 }
 
 template <class T>

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <numeric>
 
 namespace xgrad {
@@ -129,18 +130,66 @@ void Optimizer<T>::step() {
     }
 }
 
+// ---- data sources and groups -----------------------------------------------------------------
+
+template <class T>
+MemorySource<T>::MemorySource(Matrix<T> X, Matrix<T> Y) : X_(std::move(X)), Y_(std::move(Y)) {
+    if (X_.shape()[1] != Y_.shape()[1])
+        throw ShapeError("MemorySource: " + std::to_string(X_.shape()[1]) + " examples but " +
+                         std::to_string(Y_.shape()[1]) + " label columns");
+}
+
+template <class T>
+void MemorySource<T>::fetch(const std::size_t* idx, std::size_t n, Matrix<T>& X, Matrix<T>& Y) {
+    if (n == 0) throw UsageError("MemorySource::fetch: no examples asked for");
+    gather_columns(X_, idx, n, X);
+    gather_columns(Y_, idx, n, Y);
+}
+
+Share share_of(std::size_t n, int rank, int size) {
+    if (size < 1 || rank < 0 || rank >= size)
+        throw UsageError("share_of: rank " + std::to_string(rank) + " of " + std::to_string(size) + " processes");
+    const std::size_t N = std::size_t(size), r = std::size_t(rank), q = n / N, extra = n % N;
+    return {r * q + std::min(r, extra), q + (r < extra ? 1 : 0)};
+}
+
+template <class T>
+void gather_columns(const Matrix<T>& all, const std::size_t* cols, std::size_t n, Matrix<T>& dst) {
+    const std::size_t rows = all.shape()[0], m = all.shape()[1];
+    for (std::size_t j = 0; j < n; ++j)
+        if (cols[j] >= m)
+            throw UsageError("gather_columns: column " + std::to_string(cols[j]) + " of a matrix of " +
+                             std::to_string(m) + " columns");
+    if (dst.shape()[0] != rows || dst.shape()[1] != n) dst.resize({rows, n});
+    for (std::size_t i = 0; i < rows; ++i) {
+        const T* src = all.data() + i * m;
+        T* d = dst.data() + i * n;
+        for (std::size_t j = 0; j < n; ++j) d[j] = src[cols[j]];
+    }
+}
+
+template <class T>
+void sum_gradients(Collective<T>& group, Tape<T>& tape, const std::vector<NodeId>& params, T* extra, std::size_t k,
+                   std::vector<T>& buffer) {
+    std::size_t total = k;
+    for (NodeId p : params) total += tape.grad(p).size();
+    if (buffer.size() != total) buffer.resize(total);
+    T* at = buffer.data();
+    for (NodeId p : params) at = std::copy(tape.grad(p).begin(), tape.grad(p).end(), at);
+    std::copy(extra, extra + k, at);
+    group.sum(buffer.data(), total);
+    at = buffer.data();
+    for (NodeId p : params) {
+        Matrix<T>& g = tape.param_grad(p);
+        std::copy(at, at + g.size(), g.begin());
+        at += g.size();
+    }
+    std::copy(at, at + k, extra);
+}
+
 // ---- Trainer --------------------------------------------------------------------------------
 
 namespace {
-template <class T>
-Matrix<T> first_columns(const Matrix<T>& a, std::size_t n) {
-    Matrix<T> out = Matrix<T>::from_shape({a.shape()[0], n});
-    const std::size_t m = a.shape()[1];
-    for (std::size_t i = 0; i < a.shape()[0]; ++i)
-        for (std::size_t j = 0; j < n; ++j) out(i, j) = a.data()[i * m + j];
-    return out;
-}
-
 std::size_t batch_size(std::size_t requested, std::size_t m) {
     return requested == 0 || requested >= m ? m : requested;
 }
@@ -149,24 +198,66 @@ const TrainConfig& validated(const TrainConfig& c) {
     validate(c);
     return c;
 }
+
+template <class T>
+std::shared_ptr<DataSource<T>> checked_source(std::shared_ptr<DataSource<T>> s) {
+    if (!s) throw UsageError("Trainer: no data source");
+    if (s->examples() == 0) throw UsageError("Trainer: the data source has no examples");
+    return s;
+}
+
+// The widest part a process computes: its share of a batch (process 0's is the largest), at most
+// a chunk. The tape's buffers are made this wide at once.
+std::size_t widest_part(std::size_t batch, std::size_t chunk, int processes) {
+    return std::max<std::size_t>(1, std::min(chunk, share_of(batch, 0, processes).count));
+}
+
+template <class T>
+std::size_t chunk_for(const TrainConfig& c, const DataSource<T>* s) {
+    if (c.chunk_columns > 0) return c.chunk_columns;
+    if (s && s->streams() && s->chunk_columns() > 0) return s->chunk_columns();
+    return std::numeric_limits<std::size_t>::max();
+}
 }  // namespace
 
 template <class T>
-Trainer<T>::Trainer(const MlpSpec& spec, const Params<T>& init, Matrix<T> X, Matrix<T> Y,
-                    TrainConfig config)
+Trainer<T>::Trainer(const MlpSpec& spec, const Params<T>& init, Matrix<T> X, Matrix<T> Y, TrainConfig config)
     : config_(validated(config)),
-      m_(X.shape()[1]),
+      source_(batch_size(config_.mini_batch_size, X.shape()[1]) == X.shape()[1] && config_.chunk_columns == 0
+                  ? nullptr
+                  : std::make_shared<MemorySource<T>>(std::move(X), std::move(Y))),
+      m_(source_ ? source_->examples() : X.shape()[1]),
       batch_(batch_size(config_.mini_batch_size, m_)),
-      X_all_(batch_ == m_ ? Matrix<T>() : std::move(X)),
-      Y_all_(batch_ == m_ ? Matrix<T>() : std::move(Y)),
-      net_(spec, init, batch_ == m_ ? std::move(X) : first_columns(X_all_, batch_),
-           batch_ == m_ ? std::move(Y) : first_columns(Y_all_, batch_), config_.reg),
+      chunk_(chunk_for<T>(config_, source_.get())),
+      net_(spec, init,
+           source_ ? Matrix<T>(xt::zeros<T>({source_->features(), widest_part(batch_, chunk_, 1)})) : std::move(X),
+           source_ ? Matrix<T>(xt::zeros<T>({source_->label_rows(), widest_part(batch_, chunk_, 1)})) : std::move(Y),
+           config_.reg),
       opt_(net_.tape(), config_.optimizer),
       dropout_rng_(config_.dropout_seed),
       order_(m_) {
-    if (!full_batch() && Y_all_.shape()[1] != m_)
-        throw ShapeError("Trainer: " + std::to_string(m_) + " examples but " +
-                         std::to_string(Y_all_.shape()[1]) + " label columns");
+    std::iota(order_.begin(), order_.end(), std::size_t(0));
+}
+
+template <class T>
+Trainer<T>::Trainer(const MlpSpec& spec, const Params<T>& init, std::shared_ptr<DataSource<T>> data,
+                    TrainConfig config, Collective<T>* group)
+    : config_(validated(config)),
+      source_(checked_source(std::move(data))),
+      group_(group),
+      m_(source_->examples()),
+      batch_(batch_size(config_.mini_batch_size, m_)),
+      chunk_(chunk_for<T>(config_, source_.get())),
+      net_(spec, init,
+           Matrix<T>(xt::zeros<T>({source_->features(), widest_part(batch_, chunk_, group ? group->size() : 1)})),
+           Matrix<T>(xt::zeros<T>({source_->label_rows(), widest_part(batch_, chunk_, group ? group->size() : 1)})),
+           config_.reg),
+      opt_(net_.tape(), config_.optimizer),
+      dropout_rng_(config_.dropout_seed),
+      order_(m_) {
+    if (group_ && (group_->size() < 1 || group_->rank() < 0 || group_->rank() >= group_->size()))
+        throw UsageError("Trainer: a group of " + std::to_string(group_->size()) + " processes with rank " +
+                         std::to_string(group_->rank()));
     std::iota(order_.begin(), order_.end(), std::size_t(0));
 }
 
@@ -179,26 +270,115 @@ double Trainer<T>::current_learning_rate() const {
 template <class T>
 void Trainer<T>::set_epoch_order(long long epoch) {
     if (full_batch()) return;  // the columns in their order, nothing drawn
+    if (next_order_epoch_ == epoch) {
+        order_.swap(next_order_);
+        next_order_epoch_ = -1;
+        return;
+    }
     NumpyRandom rng(std::uint32_t(config_.shuffle_seed + std::uint64_t(epoch)));
     order_ = rng.permutation(m_);
+}
+
+template <class T>
+void Trainer<T>::parts_of(std::size_t n, std::vector<Part>& out) const {
+    out.clear();
+    const Share s = group_ ? share_of(n, group_->rank(), group_->size()) : Share{0, n};
+    for (std::size_t b = 0; b < s.count; b += chunk_) out.push_back({s.begin + b, std::min(chunk_, s.count - b)});
+}
+
+template <class T>
+void Trainer<T>::load(const std::size_t* cols, std::size_t n) {
+    if (loaded_.size() == n && std::equal(cols, cols + n, loaded_.begin())) return;
+    loaded_.clear();  // (a failed fetch leaves the tape's data unknown)
+    net_.load_batch(*source_, cols, n);
+    loaded_.assign(cols, cols + n);
+}
+
+template <class T>
+void Trainer<T>::sum_over_group(T* extra, std::size_t k, bool with_gradients) {
+    static const std::vector<NodeId> none;
+    sum_gradients(*group_, net_.tape(), with_gradients ? opt_.parameters() : none, extra, k, reduce_buffer_);
+}
+
+template <class T>
+double Trainer<T>::step(const std::size_t* cols, std::size_t n, const std::size_t* next_cols, std::size_t next_n,
+                        const std::function<void(std::size_t)>& after_part) {
+    const bool dropout = !config_.reg.keep_prob.empty();
+    Tape<T>& tape = net_.tape();
+    if (resident()) {  // the tape holds the batch
+        if (dropout) net_.draw_masks(dropout_rng_);
+        tape.forward();
+        opt_.zero_grad();
+        tape.backward(net_.loss());
+        const double cost = double(net_.cost());
+        opt_.step();
+        if (after_part) after_part(n);
+        return cost;
+    }
+    parts_of(n, parts_);
+    // One undivided batch: as the resident path. In parts: the whole batch's masks are drawn,
+    // each part's loss (its mean) is weighted by its share of the columns, and the L2 penalty is
+    // counted once (in process 0's first part, which always exists).
+    const bool whole = !group_ && parts_.size() == 1;
+    if (dropout && !whole) net_.draw_keep(dropout_rng_, n, keep_);
+    opt_.zero_grad();
+    double cost = 0;
+    for (std::size_t k = 0; k < parts_.size(); ++k) {
+        const Part& p = parts_[k];
+        load(cols + p.begin, p.count);
+        // the source may read the next part (of this batch, or of the next one) meanwhile
+        if (k + 1 < parts_.size()) {
+            source_->prefetch(cols + parts_[k + 1].begin, parts_[k + 1].count);
+        } else if (next_n > 0) {
+            const Share s = group_ ? share_of(next_n, group_->rank(), group_->size()) : Share{0, next_n};
+            if (s.count > 0) source_->prefetch(next_cols + s.begin, std::min(chunk_, s.count));
+        }
+        net_.set_penalty_included(p.begin == 0);
+        if (dropout) whole ? net_.draw_masks(dropout_rng_) : net_.set_masks(keep_, n, p.begin);
+        tape.forward();
+        const double weight = whole ? 1.0 : double(p.count) / double(n);
+        tape.backward(net_.loss(), T(weight));
+        cost += whole ? double(net_.cost()) : weight * double(net_.cost());
+        if (after_part) after_part(p.begin + p.count);
+    }
+    if (group_) {
+        T extra = T(cost);
+        sum_over_group(&extra, 1, true);
+        cost = double(extra);
+    }
+    opt_.step();
+    return cost;
 }
 
 template <class T>
 double Trainer<T>::epoch(const std::function<void(double)>& on_step) {
     opt_.set_learning_rate(current_learning_rate());
     set_epoch_order(epoch_);
-    const bool dropout = !config_.reg.keep_prob.empty();
     double weighted = 0;
     for (std::size_t start = 0; start < m_; start += batch_) {
         const std::size_t n = std::min(batch_, m_ - start);
-        if (!full_batch()) net_.set_batch(X_all_, Y_all_, order_.data() + start, n);
-        if (dropout) net_.draw_masks(dropout_rng_);
-        Tape<T>& tape = net_.tape();
-        tape.forward();
-        opt_.zero_grad();
-        tape.backward(net_.loss());
-        const double cost = double(net_.cost());
-        opt_.step();
+        // the next batch, for a source that reads ahead (the next epoch's order is drawn now
+        // when this is the last batch)
+        const std::size_t next = start + n;
+        const std::size_t* next_cols = nullptr;
+        std::size_t next_n = 0;
+        if (resident()) {
+        } else if (next < m_) {
+            next_cols = order_.data() + next;
+            next_n = std::min(batch_, m_ - next);
+        } else if (full_batch()) {
+            next_cols = order_.data();
+            next_n = n;
+        } else {
+            NumpyRandom rng(std::uint32_t(config_.shuffle_seed + std::uint64_t(epoch_ + 1)));
+            next_order_ = rng.permutation(m_);
+            next_order_epoch_ = epoch_ + 1;
+            next_cols = next_order_.data();
+            next_n = std::min(batch_, m_);
+        }
+        std::function<void(std::size_t)> after_part;
+        if (progress_) after_part = [&](std::size_t done) { progress_(start + done, m_); };
+        const double cost = step(order_.data() + start, n, next_cols, next_n, after_part);
         weighted += cost * double(n);
         if (on_step) on_step(cost);
     }
@@ -209,27 +389,39 @@ double Trainer<T>::epoch(const std::function<void(double)>& on_step) {
 template <class T>
 Evaluation Trainer<T>::evaluate() {
     Evaluation e;
-    if (full_batch()) {
+    if (resident()) {
         net_.evaluate();
         e.cost = double(net_.cost());
         e.accuracy = net_.accuracy();
         return e;
     }
-    // in the data's own order, batch by batch, then the penalty once with m = all examples
+    // in the data's own order, batch by batch (each in this process's parts), then the penalty
+    // once with m = all examples
     std::vector<std::size_t> seq(batch_);
-    double ce = 0, hits = 0;
+    std::vector<Part> parts;
+    double sums[2] = {0, 0};  // cross-entropy and hits, weighted by columns
+    net_.set_penalty_included(true);
     for (std::size_t start = 0; start < m_; start += batch_) {
         const std::size_t n = std::min(batch_, m_ - start);
         std::iota(seq.begin(), seq.begin() + std::ptrdiff_t(n), start);
-        net_.set_batch(X_all_, Y_all_, seq.data(), n);
-        hits += net_.accuracy() * double(n);  // runs the forward pass, dropout off
-        ce += double(net_.tape().value(net_.data_loss())(0, 0)) * double(n);
+        parts_of(n, parts);
+        for (const Part& p : parts) {
+            load(seq.data() + p.begin, p.count);
+            sums[1] += net_.accuracy() * double(p.count);  // runs the forward pass, dropout off
+            sums[0] += double(net_.tape().value(net_.data_loss())(0, 0)) * double(p.count);
+        }
+    }
+    if (group_) {
+        T extra[2] = {T(sums[0]), T(sums[1])};
+        sum_over_group(extra, 2, false);
+        sums[0] = double(extra[0]);
+        sums[1] = double(extra[1]);
     }
     double sq = 0;
     for (std::size_t l = 1; l <= net_.layers(); ++l)
         for (T w : net_.tape().value(net_.W(l))) sq += double(w) * double(w);
-    e.cost = ce / double(m_) + config_.reg.lambd / (2.0 * double(m_)) * sq;
-    e.accuracy = hits / double(m_);
+    e.cost = sums[0] / double(m_) + config_.reg.lambd / (2.0 * double(m_)) * sq;
+    e.accuracy = sums[1] / double(m_);
     return e;
 }
 
@@ -346,21 +538,10 @@ template <class T>
 void gather_columns(Tape<T>& tape, NodeId leaf, const Matrix<T>& all, const std::vector<std::size_t>& order,
                     std::size_t begin, std::size_t n) {
     Matrix<T>& dst = tape.leaf_value(leaf);
-    const std::size_t rows = all.shape()[0], m = all.shape()[1];
     if (begin > order.size() || n > order.size() - begin)
         throw UsageError("gather_columns: columns " + std::to_string(begin) + ".." + std::to_string(begin + n) +
                          " of an order of " + std::to_string(order.size()));
-    const std::size_t* idx = order.data() + begin;
-    for (std::size_t j = 0; j < n; ++j)
-        if (idx[j] >= m)
-            throw UsageError("gather_columns: the order names column " + std::to_string(idx[j]) + " of a matrix of " +
-                             std::to_string(m) + " columns");
-    if (dst.shape()[0] != rows || dst.shape()[1] != n) dst.resize({rows, n});
-    for (std::size_t i = 0; i < rows; ++i) {
-        const T* src = all.data() + i * m;
-        T* d = dst.data() + i * n;
-        for (std::size_t j = 0; j < n; ++j) d[j] = src[idx[j]];
-    }
+    gather_columns(all, order.data() + begin, n, dst);
 }
 
 template <class T>
@@ -395,6 +576,14 @@ template double minibatch_epoch(Tape<float>&, NodeId, NodeId, NodeId, Optimizer<
 template double minibatch_epoch(Tape<double>&, NodeId, NodeId, NodeId, Optimizer<double>&, const Matrix<double>&,
                                 const Matrix<double>&, const std::vector<std::size_t>&, std::size_t);
 
+template void gather_columns(const Matrix<float>&, const std::size_t*, std::size_t, Matrix<float>&);
+template void gather_columns(const Matrix<double>&, const std::size_t*, std::size_t, Matrix<double>&);
+template void sum_gradients(Collective<float>&, Tape<float>&, const std::vector<NodeId>&, float*, std::size_t,
+                            std::vector<float>&);
+template void sum_gradients(Collective<double>&, Tape<double>&, const std::vector<NodeId>&, double*, std::size_t,
+                            std::vector<double>&);
+template class MemorySource<float>;
+template class MemorySource<double>;
 template class Optimizer<float>;
 template class Optimizer<double>;
 template class Trainer<float>;

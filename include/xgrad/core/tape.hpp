@@ -212,8 +212,10 @@ public:
     // forward pass up to one layer); the other nodes keep their previous values.
     void forward(NodeId target);
     // One reverse pass from a [1,1] node. Only nodes that lie between a parameter and `loss`
-    // get gradients; constants (the data) never do.
-    void backward(NodeId loss);
+    // get gradients; constants (the data) never do. `seed` is d(objective)/d(loss): the
+    // parameters get seed · d loss / d param added (a batch done in parts weights each part's
+    // mean loss by its share of the columns; 1 is exactly the plain gradient).
+    void backward(NodeId loss, T seed = T(1));
     // Sets every parameter's gradient to zero.
     void zero_grad();
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "xgrad/core/tape.hpp"
+#include "xgrad/nn/data.hpp"
 #include "xgrad/nn/enum_names.hpp"
 #include "xgrad/nn/random.hpp"
 
@@ -150,9 +151,21 @@ public:
     // exactly these n columns and the L2 penalty uses m = n. Masks of another width are reset to 1.
     void set_batch(const Matrix<T>& X_all, const Matrix<T>& Y_all, const std::size_t* cols,
                    std::size_t n);
+    // The same from a DataSource: the tape's data := its examples cols[0..n) (DataSource::fetch
+    // straight into the tape's buffers).
+    void load_batch(DataSource<T>& source, const std::size_t* cols, std::size_t n);
     // New dropout masks, as np.random.rand(n_l, m) < keep for each dropout layer in order
     // (m = batch_columns()), scaled by 1/keep.
     void draw_masks(NumpyRandom& rng);
+    // For a batch of `width` columns computed in parts (chunks, processes): draw_keep draws the
+    // whole batch's masks as draw_masks would (keep[l-1] = the flags of hidden layer l, row-major
+    // [n_l, width]; empty without dropout), set_masks puts columns [first, first + batch_columns())
+    // of them on the tape. Every part thus sees the masks of one undivided batch.
+    void draw_keep(NumpyRandom& rng, std::size_t width, std::vector<std::vector<std::uint8_t>>& keep) const;
+    void set_masks(const std::vector<std::vector<std::uint8_t>>& keep, std::size_t width, std::size_t first);
+    // Whether the loss includes the L2 penalty (default true). A batch computed in parts counts
+    // the penalty in one part only.
+    void set_penalty_included(bool on);
     // Every mask to 1: the network as used for prediction.
     void dropout_off();
 
@@ -180,6 +193,7 @@ public:
 
 private:
     std::size_t check_layer(std::size_t l, bool allow_zero) const;
+    void adopt_batch_width(std::size_t n);  // masks, width, capacity and L2 factor after new data
 
     MlpSpec spec_;
     Regularization reg_;
@@ -188,6 +202,7 @@ private:
     std::vector<NodeId> w_, b_, z_, a_;  // a_[0] = X
     std::vector<NodeId> mask_;           // mask_[l-1] for hidden layer l, -1 without dropout
     std::size_t capacity_ = 0, batch_cols_ = 0;
+    bool penalty_included_ = true;
 };
 
 extern template class Mlp<float>;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "xgrad/nn/data.hpp"
 #include "xgrad/nn/mlp.hpp"
 #include "xgrad/nn/random.hpp"
 
@@ -94,8 +95,13 @@ struct TrainConfig {
     std::uint32_t shuffle_seed = 11;
     Regularization reg;
     // Dropout masks come from one stream, np.random.seed(dropout_seed), drawn at every step as
-    // np.random.rand(n_l, batch) for each dropout layer in order.
+    // np.random.rand(n_l, batch) for each dropout layer in order (over the whole batch, also when
+    // it is computed in chunks or by several processes: the masks do not depend on either).
     std::uint32_t dropout_seed = 1;
+    // Columns computed at once. 0: the whole batch (or this process's share of it), except from a
+    // streaming source, which chooses (DataSource::chunk_columns). A batch wider than this is done
+    // in chunks whose gradients are accumulated, weighted by their widths, before the one step.
+    std::size_t chunk_columns = 0;
 };
 void validate(const TrainConfig& config);
 
@@ -115,6 +121,27 @@ struct TrainerState {
     std::string dropout_rng;                                // NumpyRandom::state()
 };
 
+// The processes of a data-parallel job, as the Trainer needs them: who am I, how many are we, and
+// one collective sum. MPI's is xgrad::dist::MpiCollective (xgrad/dist/dist.hpp); a single
+// process needs none.
+template <class T>
+class Collective {
+public:
+    virtual ~Collective() = default;
+    virtual int rank() const = 0;
+    virtual int size() const = 0;
+    // values[0..n) := their element-wise sum over all processes, the same on every process. One
+    // collective call (every process must make it, with the same n).
+    virtual void sum(T* values, std::size_t n) = 0;
+};
+
+// Sums the gradients of `params` on `tape` and the values extra[0..k) across `group` in one
+// call of group.sum over one contiguous buffer (`buffer`, grown once, reused): the parameters'
+// gradients in order, then the extras. Afterwards every process holds the same gradients.
+template <class T>
+void sum_gradients(Collective<T>& group, Tape<T>& tape, const std::vector<NodeId>& params, T* extra, std::size_t k,
+                   std::vector<T>& buffer);
+
 // Trains an Mlp on data X [n_x, m], labels Y by epochs. One recorded graph serves every batch
 // (a smaller last batch is a narrower batch on the same graph, not re-recorded); nothing is
 // allocated per step once the widest batch has been seen.
@@ -123,11 +150,21 @@ class Trainer {
 public:
     // Pass X and Y with std::move: a full-batch trainer hands them to the tape without a copy.
     Trainer(const MlpSpec& spec, const Params<T>& init, Matrix<T> X, Matrix<T> Y, TrainConfig config);
+    // The same from any source (in memory, streamed from a file). With a `group` (which must
+    // outlive the trainer) every process of the job builds the same Trainer on the same source
+    // and computes only its share (share_of) of every batch; the gradients, costs and accuracies
+    // are summed across the group, so that every process takes the same steps and the result does
+    // not depend on the number of processes (within rounding: the sums are taken in another order).
+    Trainer(const MlpSpec& spec, const Params<T>& init, std::shared_ptr<DataSource<T>> data, TrainConfig config,
+            Collective<T>* group = nullptr);
 
     // One epoch: every batch once, one optimiser step each. `on_step` (optional) gets each
     // step's cost, computed before its update. Returns the epoch's cost: the steps' costs
     // weighted by their batch sizes (for a full batch, the seed's printed cost).
     double epoch(const std::function<void(double)>& on_step = {});
+    // Called after every computed part of an epoch (a batch, or a chunk of one) with the examples
+    // of the epoch done so far (over all processes) and the epoch's examples: for a progress line.
+    void set_progress(std::function<void(std::size_t done, std::size_t total)> fn) { progress_ = std::move(fn); }
     long long epochs_done() const { return epoch_; }
     // The learning rate the next epoch uses.
     double current_learning_rate() const;
@@ -150,17 +187,40 @@ public:
     NumpyRandom& dropout_rng() { return dropout_rng_; }
 
 private:
+    struct Part {
+        std::size_t begin = 0, count = 0;  // columns [begin, begin + count) of a batch
+    };
+    // Full batch, in memory, one process: the tape holds all the data (no source, no copy).
+    bool resident() const { return !source_; }
     bool full_batch() const { return batch_ == m_; }
     void set_epoch_order(long long epoch);
+    // This process's parts of a batch of n columns: its share, in chunks of chunk_ columns.
+    void parts_of(std::size_t n, std::vector<Part>& out) const;
+    // The tape's data := examples cols[0..n) (skipped when it holds exactly these already).
+    void load(const std::size_t* cols, std::size_t n);
+    // One optimiser step on the batch cols[0..n); returns its cost.
+    // One optimiser step on the batch cols[0..n), the next batch next_cols[0..next_n) announced to
+    // the source; returns the step's cost.
+    double step(const std::size_t* cols, std::size_t n, const std::size_t* next_cols, std::size_t next_n,
+                const std::function<void(std::size_t)>& after_part);
+    void sum_over_group(T* extra, std::size_t k, bool with_gradients);
 
     TrainConfig config_;
-    std::size_t m_, batch_;
-    Matrix<T> X_all_, Y_all_;  // kept only when mini-batching
+    std::shared_ptr<DataSource<T>> source_;  // null when resident()
+    Collective<T>* group_ = nullptr;
+    std::size_t m_, batch_, chunk_;
     Mlp<T> net_;
     Optimizer<T> opt_;
     NumpyRandom dropout_rng_;
-    std::vector<std::size_t> order_;  // this epoch's column order
+    std::vector<std::size_t> order_;       // this epoch's column order
+    std::vector<std::size_t> next_order_;  // the next epoch's, once drawn for a prefetch
+    long long next_order_epoch_ = -1;
     long long epoch_ = 0;
+    std::vector<std::size_t> loaded_;  // the examples the tape holds (a source's)
+    std::vector<Part> parts_;
+    std::vector<std::vector<std::uint8_t>> keep_;  // a batch's dropout draws when done in parts
+    std::vector<T> reduce_buffer_;
+    std::function<void(std::size_t, std::size_t)> progress_;
 };
 
 // ---- the loop of a training program ---------------------------------------------------------
