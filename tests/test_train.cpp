@@ -9,7 +9,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <thread>
 #include <string>
 #include <vector>
@@ -692,4 +694,238 @@ BOOST_AUTO_TEST_CASE(two_trainers_in_two_threads_equal_running_them_in_turn) {
         }
         BOOST_TEST(test::norm_diff(a1.W[0], b1.W[0]) > 0.0);  // different runs really differ
     }
+}
+
+// ---- a Trainer over a DataSource, in chunks, and split across processes ------------------------
+
+namespace {
+
+// The processes of a data-parallel job played by threads: sum() waits for every rank, adds the
+// contributions in rank order (the same sums on every rank) and counts its calls.
+class ThreadGroup {
+public:
+    explicit ThreadGroup(int n) : n_(n), slots_(std::size_t(n)) {}
+    int size() const { return n_; }
+    int calls() const { return calls_; }
+
+    template <class T>
+    void sum(int rank, T* v, std::size_t k) {
+        std::vector<double>& mine = slots_[std::size_t(rank)];
+        mine.assign(v, v + k);
+        arrive();  // every contribution is in
+        for (std::size_t i = 0; i < k; ++i) {
+            T s = T(0);
+            for (const auto& slot : slots_) s += T(slot.at(i));
+            v[i] = s;
+        }
+        if (rank == 0) ++calls_;
+        arrive();  // every rank has read the slots
+    }
+
+private:
+    void arrive() {
+        std::unique_lock<std::mutex> lock(mu_);
+        const long long gen = generation_;
+        if (++waiting_ == n_) {
+            waiting_ = 0;
+            ++generation_;
+            cv_.notify_all();
+        } else {
+            cv_.wait(lock, [&] { return generation_ != gen; });
+        }
+    }
+    int n_;
+    std::vector<std::vector<double>> slots_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    int waiting_ = 0;
+    long long generation_ = 0;
+    int calls_ = 0;
+};
+
+template <class T>
+class ThreadCollective final : public Collective<T> {
+public:
+    ThreadCollective(ThreadGroup& g, int rank) : g_(g), rank_(rank) {}
+    int rank() const override { return rank_; }
+    int size() const override { return g_.size(); }
+    void sum(T* values, std::size_t n) override { g_.sum(rank_, values, n); }
+
+private:
+    ThreadGroup& g_;
+    int rank_;
+};
+
+struct Problem {
+    MlpSpec spec{{6, 5, 4, 1}, {"relu", "tanh", "sigmoid"}};
+    M X, Y;
+    Problem(std::size_t m = 23) {
+        NumpyRandom rng(21);
+        X = test::randn<double>(rng, 6, m);
+        Y = test::labels<double>(rng, 1, m);
+    }
+};
+
+// The parameters after `epochs` epochs of `processes` Trainers in threads over one MemorySource,
+// and the epochs' costs (rank 0's; every rank's must be the same).
+Params<double> train_in_group(const Problem& p, const TrainConfig& cfg, int processes, int epochs,
+                              std::vector<double>* costs = nullptr, int* sums = nullptr,
+                              Evaluation* eval = nullptr) {
+    auto source = std::make_shared<MemorySource<double>>(p.X, p.Y);
+    ThreadGroup group(processes);
+    std::vector<Params<double>> out(static_cast<std::size_t>(processes));
+    std::vector<std::vector<double>> cost(static_cast<std::size_t>(processes));
+    std::vector<Evaluation> evals(static_cast<std::size_t>(processes));
+    std::vector<std::thread> threads;
+    for (int r = 0; r < processes; ++r)
+        threads.emplace_back([&, r] {
+            ThreadCollective<double> c(group, r);
+            Trainer<double> tr(p.spec, he_init<double>(p.spec, 4), source, cfg, &c);
+            for (int e = 0; e < epochs; ++e) cost[std::size_t(r)].push_back(tr.epoch());
+            evals[std::size_t(r)] = tr.evaluate();
+            out[std::size_t(r)] = tr.net().params();
+        });
+    for (auto& t : threads) t.join();
+    for (int r = 1; r < processes; ++r) {  // every process took the same steps
+        for (std::size_t l = 0; l < out[0].W.size(); ++l) {
+            BOOST_TEST((out[std::size_t(r)].W[l] == out[0].W[l]));
+            BOOST_TEST((out[std::size_t(r)].b[l] == out[0].b[l]));
+        }
+        BOOST_TEST(cost[std::size_t(r)] == cost[0]);
+        BOOST_TEST(evals[std::size_t(r)].cost == evals[0].cost);
+    }
+    if (costs) *costs = cost[0];
+    if (sums) *sums = group.calls();
+    if (eval) *eval = evals[0];
+    return out[0];
+}
+
+double max_rel(const Params<double>& a, const Params<double>& b) {
+    double worst = 0;
+    for (std::size_t l = 0; l < a.W.size(); ++l) {
+        worst = std::max(worst, rel_err(a.W[l], b.W[l]));
+        worst = std::max(worst, rel_err(a.b[l], b.b[l]));
+    }
+    return worst;
+}
+
+TrainConfig busy_config(std::size_t batch) {
+    TrainConfig cfg;
+    cfg.mini_batch_size = batch;
+    cfg.optimizer.kind = OptimizerKind::adam;
+    cfg.optimizer.learning_rate = 0.01;
+    cfg.reg.lambd = 0.7;
+    cfg.reg.keep_prob = {0.8, 0.9};
+    return cfg;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(share_of_splits_a_batch_once_in_rank_order) {
+    for (std::size_t n : {0u, 1u, 2u, 5u, 209u, 1024u})
+        for (int size = 1; size <= 5; ++size) {
+            std::size_t next = 0;
+            for (int r = 0; r < size; ++r) {
+                const Share s = share_of(n, r, size);
+                BOOST_TEST(s.begin == next);
+                BOOST_TEST(s.count + 1 >= (n + std::size_t(size) - 1) / std::size_t(size));  // balanced
+                BOOST_TEST(s.count <= share_of(n, 0, size).count);
+                next += s.count;
+            }
+            BOOST_TEST(next == n);
+            if (n > 0) BOOST_TEST(share_of(n, 0, size).count >= 1u);
+        }
+    BOOST_CHECK_THROW(share_of(4, 2, 2), UsageError);
+    BOOST_CHECK_THROW(share_of(4, 0, 0), UsageError);
+}
+
+BOOST_AUTO_TEST_CASE(backward_seed_scales_the_accumulated_gradient) {
+    Tape<double> t;
+    NumpyRandom rng(3);
+    const NodeId w = t.parameter(test::randn<double>(rng, 2, 3));
+    const NodeId loss = t.sq_norm(t.matmul(w, t.constant(test::randn<double>(rng, 3, 4))));
+    t.forward();
+    t.zero_grad();
+    t.backward(loss);
+    const M plain = t.grad(w);
+    t.zero_grad();
+    t.backward(loss, 0.25);
+    BOOST_TEST((t.grad(w) == plain * 0.25));
+    t.backward(loss, 0.75);  // accumulates
+    BOOST_TEST(rel_err(t.grad(w), plain) < 1e-15);
+}
+
+BOOST_AUTO_TEST_CASE(a_memory_source_trains_bit_for_bit_as_the_matrices) {
+    const Problem p;
+    for (std::size_t batch : {std::size_t(5), std::size_t(0)}) {
+        const TrainConfig cfg = busy_config(batch);
+        Trainer<double> direct(p.spec, he_init<double>(p.spec, 4), p.X, p.Y, cfg);
+        Trainer<double> sourced(p.spec, he_init<double>(p.spec, 4), std::make_shared<MemorySource<double>>(p.X, p.Y),
+                                cfg);
+        for (int e = 0; e < 4; ++e) BOOST_TEST(direct.epoch() == sourced.epoch());
+        BOOST_TEST(max_rel(direct.net().params(), sourced.net().params()) == 0.0);
+        BOOST_TEST(direct.evaluate().cost == sourced.evaluate().cost);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_in_chunks_is_the_batch) {
+    // full batch (and mini-batches of 10) computed 7 (or 3) columns at a time: the same steps
+    // within rounding, dropout masks and L2 included, and the same draws afterwards
+    const Problem p;
+    for (std::size_t batch : {std::size_t(0), std::size_t(10)}) {
+        const TrainConfig whole = busy_config(batch);
+        for (std::size_t chunk : {std::size_t(7), std::size_t(3)}) {
+            TrainConfig parts = whole;
+            parts.chunk_columns = chunk;
+            Trainer<double> a(p.spec, he_init<double>(p.spec, 4), p.X, p.Y, whole);
+            Trainer<double> b(p.spec, he_init<double>(p.spec, 4), p.X, p.Y, parts);
+            int steps = 0;
+            for (int e = 0; e < 5; ++e) {
+                const double ca = a.epoch(), cb = b.epoch([&](double) { ++steps; });
+                BOOST_TEST(std::abs(ca - cb) <= 1e-12 * std::abs(ca));
+            }
+            BOOST_TEST(steps == (batch == 0 ? 5 : 5 * 3));  // one step per batch, not per chunk
+            BOOST_TEST(max_rel(a.net().params(), b.net().params()) < 1e-12);
+            BOOST_TEST(a.dropout_rng().state() == b.dropout_rng().state());
+            BOOST_TEST(std::abs(a.evaluate().cost - b.evaluate().cost) < 1e-12);
+            BOOST_TEST(b.net().capacity() <= chunk);  // memory: a chunk's columns, not the batch's
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(processes_in_a_group_train_as_one) {
+    // 1, 2, 3 and 4 processes (threads here; MPI in the program's tests): the single process's
+    // parameters within 1e-10, one sum per step, the same costs and evaluation
+    const Problem p;
+    for (std::size_t batch : {std::size_t(0), std::size_t(5), std::size_t(10)}) {
+        const TrainConfig cfg = busy_config(batch);
+        Trainer<double> alone(p.spec, he_init<double>(p.spec, 4), p.X, p.Y, cfg);
+        std::vector<double> alone_costs;
+        for (int e = 0; e < 6; ++e) alone_costs.push_back(alone.epoch());
+        const Evaluation alone_eval = alone.evaluate();
+        for (int n : {1, 2, 3, 4}) {
+            BOOST_TEST_CONTEXT("batch " << batch << ", " << n << " processes") {
+                std::vector<double> costs;
+                int sums = 0;
+                Evaluation eval;
+                const Params<double> got = train_in_group(p, cfg, n, 6, &costs, &sums, &eval);
+                BOOST_TEST(max_rel(got, alone.net().params()) < 1e-10);
+                const int steps_per_epoch = batch == 0 ? 1 : int((p.X.shape()[1] + batch - 1) / batch);
+                BOOST_TEST(sums == 6 * steps_per_epoch + 1);  // + the evaluation's
+                for (std::size_t e = 0; e < costs.size(); ++e)
+                    BOOST_TEST(std::abs(costs[e] - alone_costs[e]) < 1e-12 * std::abs(alone_costs[e]));
+                BOOST_TEST(std::abs(eval.cost - alone_eval.cost) < 1e-10);
+                BOOST_TEST(eval.accuracy == alone_eval.accuracy);
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_narrower_than_the_group_leaves_processes_idle) {
+    // 5 processes, mini-batches of 3 (and a last batch of 2): ranks without columns add zeros
+    const Problem p(8);
+    TrainConfig cfg = busy_config(3);
+    Trainer<double> alone(p.spec, he_init<double>(p.spec, 4), p.X, p.Y, cfg);
+    for (int e = 0; e < 3; ++e) alone.epoch();
+    BOOST_TEST(max_rel(train_in_group(p, cfg, 5, 3), alone.net().params()) < 1e-10);
 }
