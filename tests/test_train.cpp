@@ -929,3 +929,65 @@ BOOST_AUTO_TEST_CASE(a_batch_narrower_than_the_group_leaves_processes_idle) {
     for (int e = 0; e < 3; ++e) alone.epoch();
     BOOST_TEST(max_rel(train_in_group(p, cfg, 5, 3), alone.net().params()) < 1e-10);
 }
+
+namespace {
+// A source that records what it is asked for.
+struct Recording final : DataSource<double> {
+    MemorySource<double> inner;
+    std::vector<std::vector<std::size_t>> fetched, announced;
+    Recording(const M& X, const M& Y) : inner(X, Y) {}
+    std::size_t examples() const override { return inner.examples(); }
+    std::size_t features() const override { return inner.features(); }
+    std::size_t label_rows() const override { return inner.label_rows(); }
+    void fetch(const std::size_t* idx, std::size_t n, M& X, M& Y) override {
+        fetched.emplace_back(idx, idx + n);
+        inner.fetch(idx, n, X, Y);
+    }
+    void prefetch(const std::size_t* idx, std::size_t n) override { announced.emplace_back(idx, idx + n); }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(minibatch_epoch_from_a_source_announces_each_next_batch) {
+    // a source that records what it is asked: every prefetch names exactly the next fetch, and
+    // the epoch is the matrices' epoch bit for bit
+    NumpyRandom data_rng(5);
+    const M X = test::randn<double>(data_rng, 3, 11), Y = test::randn<double>(data_rng, 1, 11);
+    auto build = [&](Tape<double>& t, Var<double>& x, Var<double>& y, Var<double>& loss) {
+        NumpyRandom rng(2);
+        x = t.constant(M(xt::view(X, xt::all(), xt::range(0, 4))), "x");
+        y = t.constant(M(xt::view(Y, xt::all(), xt::range(0, 4))), "y");
+        loss = mean(square(matmul(t.parameter(test::randn<double>(rng, 1, 3), "w"), x) - y));
+    };
+    Tape<double> a, b;
+    Var<double> xa, ya, la, xb, yb, lb;
+    build(a, xa, ya, la);
+    build(b, xb, yb, lb);
+    Optimizer<double> oa(a, OptimizerConfig{OptimizerKind::adam, 0.01}), ob(b, OptimizerConfig{OptimizerKind::adam, 0.01});
+    Recording src(X, Y);
+    NumpyRandom ra(9), rb(9);
+    for (int epoch = 0; epoch < 2; ++epoch) {
+        const std::vector<std::size_t> order = ra.permutation(11);
+        BOOST_TEST(minibatch_epoch(a, xa, ya, la, oa, X, Y, order, 4) ==
+                   minibatch_epoch(b, xb, yb, lb, ob, src, rb.permutation(11), 4));
+        BOOST_TEST(a.value(oa.parameters()[0]) == b.value(ob.parameters()[0]));
+    }
+    BOOST_TEST(src.fetched.size() == 6u);  // 4 + 4 + 3, twice
+    BOOST_TEST(src.announced.size() == 4u);  // the second and third batch of each epoch
+    BOOST_TEST(src.announced[0] == src.fetched[1]);
+    BOOST_TEST(src.announced[1] == src.fetched[2]);
+    BOOST_TEST(src.announced[3] == src.fetched[5]);
+}
+
+BOOST_AUTO_TEST_CASE(a_trainer_announces_every_next_part) {
+    // mini-batches in chunks from a recording source: each prefetch names the next fetch, across
+    // batches and into the next epoch's first batch (its shuffled order drawn ahead)
+    const Problem p;
+    TrainConfig cfg = busy_config(10);
+    cfg.chunk_columns = 4;  // batches 10, 10, 3 -> parts 4 4 2 | 4 4 2 | 3
+    auto src = std::make_shared<Recording>(p.X, p.Y);
+    Trainer<double> tr(p.spec, he_init<double>(p.spec, 4), src, cfg);
+    for (int e = 0; e < 3; ++e) tr.epoch();
+    BOOST_TEST(src->fetched.size() == 21u);
+    BOOST_TEST(src->announced.size() == 21u);
+    for (std::size_t i = 0; i + 1 < src->fetched.size(); ++i) BOOST_TEST(src->announced[i] == src->fetched[i + 1]);
+}

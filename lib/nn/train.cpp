@@ -544,20 +544,18 @@ void gather_columns(Tape<T>& tape, NodeId leaf, const Matrix<T>& all, const std:
     gather_columns(all, order.data() + begin, n, dst);
 }
 
-template <class T>
-double minibatch_epoch(Tape<T>& tape, NodeId x, NodeId y, NodeId loss, Optimizer<T>& opt, const Matrix<T>& X,
-                       const Matrix<T>& Y, const std::vector<std::size_t>& order, std::size_t batch) {
+namespace {
+// The loop of both minibatch_epoch: load(b, n) puts batch columns order[b, b + n) into x and y.
+template <class T, class Load>
+double minibatch_loop(Tape<T>& tape, NodeId loss, Optimizer<T>& opt, const std::vector<std::size_t>& order,
+                      std::size_t batch, Load&& load) {
     const std::size_t m = order.size();
     if (batch == 0) throw UsageError("minibatch_epoch: a batch of 0 columns");
     if (m == 0) throw UsageError("minibatch_epoch: an empty order (no examples)");
-    if (X.shape()[1] != Y.shape()[1])
-        throw UsageError("minibatch_epoch: X has " + std::to_string(X.shape()[1]) + " columns, Y " +
-                         std::to_string(Y.shape()[1]));
     double total = 0;
     for (std::size_t b = 0; b < m; b += batch) {
         const std::size_t n = std::min(batch, m - b);
-        gather_columns(tape, x, X, order, b, n);
-        gather_columns(tape, y, Y, order, b, n);
+        load(b, n);
         tape.forward();
         opt.zero_grad();
         tape.backward(loss);
@@ -565,6 +563,29 @@ double minibatch_epoch(Tape<T>& tape, NodeId x, NodeId y, NodeId loss, Optimizer
         total += double(tape.value(loss)(0, 0)) * double(n);
     }
     return total / double(m);
+}
+}  // namespace
+
+template <class T>
+double minibatch_epoch(Tape<T>& tape, NodeId x, NodeId y, NodeId loss, Optimizer<T>& opt, const Matrix<T>& X,
+                       const Matrix<T>& Y, const std::vector<std::size_t>& order, std::size_t batch) {
+    if (X.shape()[1] != Y.shape()[1])
+        throw UsageError("minibatch_epoch: X has " + std::to_string(X.shape()[1]) + " columns, Y " +
+                         std::to_string(Y.shape()[1]));
+    return minibatch_loop(tape, loss, opt, order, batch, [&](std::size_t b, std::size_t n) {
+        gather_columns(tape, x, X, order, b, n);
+        gather_columns(tape, y, Y, order, b, n);
+    });
+}
+
+template <class T>
+double minibatch_epoch(Tape<T>& tape, NodeId x, NodeId y, NodeId loss, Optimizer<T>& opt, DataSource<T>& data,
+                       const std::vector<std::size_t>& order, std::size_t batch) {
+    return minibatch_loop(tape, loss, opt, order, batch, [&](std::size_t b, std::size_t n) {
+        data.fetch(order.data() + b, n, tape.leaf_value(x), tape.leaf_value(y));
+        const std::size_t next = b + n;  // the source may read the next batch meanwhile
+        if (next < order.size()) data.prefetch(order.data() + next, std::min(batch, order.size() - next));
+    });
 }
 
 template void gather_columns(Tape<float>&, NodeId, const Matrix<float>&, const std::vector<std::size_t>&,
@@ -582,6 +603,10 @@ template void sum_gradients(Collective<float>&, Tape<float>&, const std::vector<
                             std::vector<float>&);
 template void sum_gradients(Collective<double>&, Tape<double>&, const std::vector<NodeId>&, double*, std::size_t,
                             std::vector<double>&);
+template double minibatch_epoch(Tape<float>&, NodeId, NodeId, NodeId, Optimizer<float>&, DataSource<float>&,
+                                const std::vector<std::size_t>&, std::size_t);
+template double minibatch_epoch(Tape<double>&, NodeId, NodeId, NodeId, Optimizer<double>&, DataSource<double>&,
+                                const std::vector<std::size_t>&, std::size_t);
 template class MemorySource<float>;
 template class MemorySource<double>;
 template class Optimizer<float>;

@@ -287,6 +287,12 @@ void gather_columns(Tape<T>& tape, NodeId leaf, const Matrix<T>& all, const std:
 template <class T>
 double minibatch_epoch(Tape<T>& tape, NodeId x, NodeId y, NodeId loss, Optimizer<T>& opt, const Matrix<T>& X,
                        const Matrix<T>& Y, const std::vector<std::size_t>& order, std::size_t batch);
+// The same with the examples from a source (in memory, or streamed from a file: each batch is
+// fetched straight into x and y, and the next one announced to the source with prefetch so that it
+// can read it while this one is computed). order holds example indices of the source.
+template <class T>
+double minibatch_epoch(Tape<T>& tape, NodeId x, NodeId y, NodeId loss, Optimizer<T>& opt, DataSource<T>& data,
+                       const std::vector<std::size_t>& order, std::size_t batch);
 
 extern template class Optimizer<float>;
 extern template class Optimizer<double>;
