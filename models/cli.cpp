@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -123,6 +124,9 @@ void check_same_settings(const std::string& file,
 
 int run(const char* program, CLI::App& app, int argc, char** argv, const std::function<int()>& body,
         const std::string& memory_hint) {
+    // A file-size limit (ulimit -f) then fails the write with EFBIG, which the writers report,
+    // instead of killing the program half-way through.
+    std::signal(SIGXFSZ, SIG_IGN);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -134,7 +138,15 @@ int run(const char* program, CLI::App& app, int argc, char** argv, const std::fu
         return 2;
     }
     try {
-        return body();
+        const int code = body();
+        // Results that never reached standard output (a full disk, /dev/full, a closed pipe) are
+        // a failure, not a success.
+        if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+            std::fprintf(stderr, "%s: cannot write the results to standard output: %s\n", program,
+                         std::strerror(errno));
+            return 2;
+        }
+        return code;
     } catch (const std::bad_alloc&) {
         std::fflush(stdout);
         std::fprintf(stderr, "%s: not enough memory for this run%s\n", program,

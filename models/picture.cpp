@@ -8,6 +8,7 @@
 #include <stb/stb_image_write.h>
 
 #include "xgrad/core/tensor.hpp"
+#include "xgrad/io/files.hpp"
 
 namespace xgrad::picture {
 
@@ -131,8 +132,16 @@ void Canvas::blit(const std::uint8_t* pixels, int w, int h, int channels, int x,
 }
 
 void Canvas::save_png(const std::string& path) const {
-    if (!stbi_write_png(path.c_str(), width_, height_, 3, rgb_.data(), width_ * 3))
-        throw DataError(path + ": cannot write the PNG picture");
+    // encoded in memory, then written as any output file is (atomically, errors with their reason)
+    io::check_output_path(path, "PNG picture");
+    std::vector<unsigned char> png;
+    const auto append = [](void* out, void* bytes, int n) {
+        auto* v = static_cast<std::vector<unsigned char>*>(out);
+        v->insert(v->end(), static_cast<unsigned char*>(bytes), static_cast<unsigned char*>(bytes) + n);
+    };
+    if (!stbi_write_png_to_func(append, &png, width_, height_, 3, rgb_.data(), width_ * 3))
+        throw DataError(path + ": cannot write the PNG picture: the encoder failed");
+    io::write_file_atomically(path, "PNG picture", png.data(), png.size());
 }
 
 void plot_cost_curve(const std::string& path, const std::vector<double>& costs, int mark_every,

@@ -7,8 +7,8 @@
 // failed: needs data: <why>"; ctest runs the cases of each label as an entry of their own
 // (<test>_<label>, tests/CMakeLists.txt) and reports that entry as skipped, not passed.
 // XGRAD_REQUIRE_DATA=1 (CI) makes a missing dataset or h5py a failure instead: the precondition
-// then holds and the case fails on what is missing. AVX2 is never required: a processor without it
-// skips.
+// then holds and the case fails on what is missing. AVX2 and tmpfs are never required: a processor
+// without AVX2, or a machine where the test may not mount a file system, skips and says so.
 #include <boost/test/unit_test.hpp>
 #include <cstdlib>
 #include <functional>
@@ -16,7 +16,7 @@
 
 namespace xgrad::test {
 
-enum class Need { data, digits, h5py, avx2 };
+enum class Need { data, digits, h5py, avx2, tmpfs };
 
 inline const char* label_of(Need n) {
     switch (n) {
@@ -24,6 +24,7 @@ inline const char* label_of(Need n) {
         case Need::digits: return "digits";  // the digits dataset
         case Need::h5py: return "h5py";      // /usr/bin/python3 with h5py and numpy
         case Need::avx2: return "avx2";      // the AVX2 + FMA kernels
+        case Need::tmpfs: return "tmpfs";    // mounting a small tmpfs (root, a mount namespace)
     }
     return "?";
 }
@@ -38,7 +39,7 @@ struct Precondition {
     std::function<bool()> available;
     std::string why;
     boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
-        if (available() || (need != Need::avx2 && data_required())) return true;
+        if (available() || (need != Need::avx2 && need != Need::tmpfs && data_required())) return true;
         boost::test_tools::assertion_result r(false);
         r.message() << "needs " << label_of(need) << ": " << why;
         return r;

@@ -2,6 +2,7 @@
 #include "h5.hpp"
 #include "h5_cause.hpp"
 #include "text.hpp"
+#include "xgrad/io/files.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -185,20 +186,6 @@ void write_attr_scalar(H5::H5Object& o, const char* name, const H5::PredType& fi
     o.createAttribute(name, file_t, H5::DataSpace(H5S_SCALAR)).write(mem_t, &v);
 }
 
-// Pushes a file's (or a directory's) state to disk; best effort, as a rename is.
-void sync_path(const std::string& path, int flags) {
-    const int fd = ::open(path.c_str(), flags);
-    if (fd < 0) return;
-    ::fsync(fd);
-    ::close(fd);
-}
-
-std::string directory_of(const std::string& path) {
-    const auto slash = path.find_last_of('/');
-    if (slash == std::string::npos) return ".";
-    return slash == 0 ? "/" : path.substr(0, slash);
-}
-
 }  // namespace
 
 // ---- writing ---------------------------------------------------------------------------------------
@@ -245,31 +232,29 @@ void write_numbers(H5::H5File& f, const std::string& name, const std::vector<dou
 void write_atomically(const std::string& path, const std::string& what,
                       const std::function<void(H5::H5File&)>& fill) {
     silence_hdf5();
-    const std::string dir = directory_of(path);
-    struct stat st {};
-    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-        throw DataError(path + ": cannot write the " + what + ": directory '" + dir + "' does not exist");
-    // Same directory as the target: rename() is atomic only within one file system. The pid keeps
-    // two processes writing the same name apart.
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    check_output_path(path, what);  // before any work
+    // HDF5 builds the file in memory (the core driver, no backing store) and only plain write()s
+    // touch the disk: a full disk or a file-size limit is then an errno with its own text and the
+    // previous file stays, instead of a failure inside HDF5's I/O (which could crash on close).
+    std::vector<unsigned char> image;
     try {
-        {
-            H5::H5File f(tmp.c_str(), H5F_ACC_TRUNC);
-            fill(f);
-            f.close();
-        }
-        sync_path(tmp, O_RDONLY);  // the bytes are on disk before the name points at them
-        if (std::rename(tmp.c_str(), path.c_str()) != 0)
-            throw DataError(path + ": cannot rename the temporary " + what + " file " + tmp + " into place");
-        sync_path(dir, O_RDONLY | O_DIRECTORY);  // and the rename itself
+        H5::FileAccPropList fapl;
+        fapl.setCore(std::size_t(1) << 16, false);
+        // the name only identifies the in-memory file among this process's open HDF5 files
+        H5::H5File f((path + ".mem." + std::to_string(::getpid())).c_str(), H5F_ACC_TRUNC,
+                     H5::FileCreatPropList::DEFAULT, fapl);
+        fill(f);
+        f.flush(H5F_SCOPE_GLOBAL);
+        const ssize_t size = H5Fget_file_image(f.getId(), nullptr, 0);
+        if (size <= 0) throw DataError(path + ": cannot write the " + what + ": HDF5 made no file image");
+        image.resize(std::size_t(size));
+        if (H5Fget_file_image(f.getId(), image.data(), image.size()) != size)
+            throw DataError(path + ": cannot write the " + what + ": HDF5 made no file image");
+        f.close();
     } catch (const H5::Exception& e) {
-        const std::string cause = hdf5_cause(e);
-        std::remove(tmp.c_str());
-        throw DataError(path + ": cannot write the " + what + ": " + cause);
-    } catch (...) {
-        std::remove(tmp.c_str());
-        throw;
+        throw DataError(path + ": cannot write the " + what + ": " + hdf5_cause(e));
     }
+    write_file_atomically(path, what, image.data(), image.size());
 }
 
 }  // namespace xgrad::io::h5
