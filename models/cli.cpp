@@ -12,6 +12,7 @@
 
 #include <unistd.h>
 
+#include "xgrad/core/blas.hpp"
 #include "xgrad/nn/mlp.hpp"
 
 namespace xgrad::cli {
@@ -138,6 +139,7 @@ int run(const char* program, CLI::App& app, int argc, char** argv, const std::fu
         return 2;
     }
     try {
+        check_environment();
         const int code = body();
         // Results that never reached standard output (a full disk, /dev/full, a closed pipe) are
         // a failure, not a success.

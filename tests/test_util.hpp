@@ -6,6 +6,9 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <cstdlib>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -94,6 +97,28 @@ inline Matrix<double> numeric_grad(const std::function<double()>& f, Matrix<doub
         g.data()[i] = (fp - fm) / (2 * eps);
     }
     return g;
+}
+
+// What a shell command printed and how it ended.
+struct ShellRun {
+    int status = -1;  // the exit code; 128 + N when killed by signal N (as shells report it)
+    std::string out, err;
+};
+
+// Runs `command` with /bin/sh, its standard output and error captured (in files beside each
+// other under /tmp), unless the command redirects them itself.
+inline ShellRun run_shell(const std::string& command) {
+    char tmpl[] = "/tmp/xgrad_shell_XXXXXX";
+    const std::filesystem::path dir = ::mkdtemp(tmpl);
+    const std::string out = (dir / "out").string(), err = (dir / "err").string();
+    const int raw = std::system(("{ " + command + " ; } > '" + out + "' 2> '" + err + "'").c_str());
+    ShellRun r;
+    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+    r.out = slurp(out);
+    r.err = slurp(err);
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    return r;
 }
 
 }  // namespace xgrad::test

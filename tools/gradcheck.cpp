@@ -12,8 +12,11 @@
 // Exit code: 0 every row passes, 1 a row fails, 2 bad input (one line "gradcheck: <message>").
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -24,6 +27,7 @@
 #include <xtensor/xview.hpp>
 
 #include "xgrad/check/gradcheck.hpp"
+#include "xgrad/core/blas.hpp"
 #include "xgrad/io/io.hpp"
 #include "xgrad/check/mlp_check.hpp"
 #include "xgrad/nn/random.hpp"
@@ -36,6 +40,20 @@ namespace {
 
 using namespace xgrad;
 namespace gc = xgrad::mlp_check;
+
+// Refuses a check that would not fit in memory, before allocating: besides what training_bytes
+// counts (parameters, each layer's values and gradients), the data is held three times (the case,
+// the tape, the hand-derived reference) and the reference keeps its own four values per unit.
+void require_check_memory(const MlpSpec& spec, std::size_t m, const std::string& what) {
+    std::uint64_t units = 0;
+    for (std::size_t l = 1; l < spec.dims.size(); ++l) units += spec.dims[l];
+    const std::uint64_t extra = 8ull * m * (3ull * (spec.dims[0] + spec.dims.back()) + 4ull * units);
+    const std::uint64_t need = training_bytes(spec, m, sizeof(double), 4) + extra, have = available_memory();
+    if (have > 0 && need > have)
+        throw UsageError(what + " needs at least " + std::to_string(need >> 20) + " MiB, the machine has " +
+                         std::to_string(have >> 20) + " MiB available");
+}
+
 
 struct Options {
     std::string layers, activations, model, data, dump;
@@ -205,7 +223,7 @@ std::vector<Case> build_cases(const Options& o) {
         c.network = describe(c.spec);
         const std::size_t m = o.examples_given ? o.examples : 10;
         // the tape's, the hand formulas' and the finite differences' copies of every parameter
-        require_memory(c.spec, m, sizeof(double), 4, "--layers: checking this network");
+        require_check_memory(c.spec, m, "checking this network on " + std::to_string(m) + " examples (--layers, --examples)");
         c.params = random_params(c.spec, o.seed);
         if (o.data_given)
             real_data(io::find_data_dir(o.data, XGRAD_DEFAULT_DATA_DIR), m, c);
@@ -234,6 +252,7 @@ std::vector<Case> build_cases(const Options& o) {
     seed.network = describe(seed.spec) + ", the seed's He initialisation";
     seed.params = he_init<double>(seed.spec, 3);
     const std::size_t m = o.examples_given ? o.examples : 8;
+    require_check_memory(seed.spec, m, "checking the seed's network on " + std::to_string(m) + " examples (--examples)");
     std::string dir;
     try {
         dir = io::find_data_dir(o.data, XGRAD_DEFAULT_DATA_DIR);
@@ -623,7 +642,19 @@ int run(const Options& o) {
 
 }  // namespace
 
+// A whole number >= 0 (CLI11 alone reads "-1" into an unsigned option as 2^64 - 1).
+CLI::Validator whole_number() {
+    return CLI::Validator(
+        [](std::string& text) -> std::string {
+            if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos)
+                return "must be a whole number >= 0, got '" + text + "'";
+            return {};
+        },
+        "N");
+}
+
 int main(int argc, char** argv) {
+    std::signal(SIGXFSZ, SIG_IGN);  // a file-size limit: the dump's writer reports EFBIG
     CLI::App app{"gradcheck: the tape's gradients vs the seed's hand-derived formulas vs finite "
                  "differences, per quantity and layer; with --ops, every op of the library vs "
                  "finite differences. Exit 0: every row passes; 1: a row fails; 2: bad input."};
@@ -634,8 +665,9 @@ int main(int argc, char** argv) {
                    "(default: relu...,sigmoid)");
     auto* ex = app.add_option("--examples", o.examples,
                               "examples m (default: 10 random; 8 for the seed's network; the whole "
-                              "training set for --model)");
-    app.add_option("--seed", o.seed, "seeds the random data, weights and FD sample (default 1)");
+                              "training set for --model)")
+                  ->check(whole_number());
+    app.add_option("--seed", o.seed, "seeds the random data, weights and FD sample (default 1)")->check(whole_number());
     app.add_option("--model", o.model, "a saved model (model.h5), checked on the real dataset");
     auto* data = app.add_option("--data", o.data,
                                 "dataset directory (default: $XGRAD_DATA, then " +
@@ -643,7 +675,8 @@ int main(int argc, char** argv) {
     app.add_option("--eps", o.eps, "finite-difference step (default 1e-7; --ops: 1e-6 for f64, 1e-3 for f32)");
     app.add_option("--sample", o.sample,
                    "FD entries per tensor; smaller tensors are done whole; 0 = every entry "
-                   "(default 200; --ops: every entry)");
+                   "(default 200; --ops: every entry)")
+        ->check(whole_number());
     app.add_option("--tol-hand", o.tol_hand, "threshold, tape vs hand (default 1e-12)");
     app.add_option("--tol-fd", o.tol_fd,
                    "threshold, tape vs finite differences (default 2e-7; --ops: 1e-6 for f64, "
@@ -656,7 +689,8 @@ int main(int argc, char** argv) {
                                 "hidden layer, comma separated, each in (0,1]");
     auto* mseed = app.add_option("--mask-seed", o.mask_seed,
                                  "the dropout masks are drawn once with NumpyRandom(S) and held "
-                                 "fixed (default 1)");
+                                 "fixed (default 1)")
+                      ->check(whole_number());
     auto* json = app.add_flag("--json", o.json, "print the results as JSON");
     auto* dump = app.add_option("--dump", o.dump, "write every gradient (tape, hand, FD) to this HDF5 file");
     app.add_flag("--ops", o.ops,
@@ -689,7 +723,14 @@ int main(int argc, char** argv) {
     if (json->count() > 0) o.network_only.push_back("--json");
     if (dump->count() > 0) o.network_only.push_back("--dump");
     try {
-        return run(o);
+        check_environment();
+        const int code = run(o);
+        std::cout.flush();
+        if (std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout) {  // results never seen
+            std::cerr << "gradcheck: cannot write the results to standard output: " << std::strerror(errno) << "\n";
+            return 2;
+        }
+        return code;
     } catch (const std::bad_alloc&) {
         std::cerr << "gradcheck: not enough memory for this check (are --layers or --examples far larger than meant?)\n";
         return 2;

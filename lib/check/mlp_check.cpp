@@ -268,25 +268,40 @@ public:
         v = value;
         Tape<double>& t = net_.tape();
         t.forward();
-        const Matrix<double>& P = t.value(net_.A(net_.layers()));
+        // The terms from the logits Z_L, the same function computed so that a confident network
+        // keeps its digits: for sigmoid outputs -(y log p + (1-y) log(1-p)) = max(z,0) - y·z +
+        // log1p(exp(-|z|)); from p = sigmoid(z) instead, a term of size 1 - p ~ 5e-3 carries an
+        // absolute rounding error of ~1e-16, which the difference over 2·eps = 2e-7 turns into
+        // ~5e-10 — a relative error of 2e-7 in a gradient that is itself of order 1 - p (found
+        // with one or two examples of a trained model, where nothing averages it out). Softmax:
+        // -log p_label = (max - z_label) + log1p(Σ_{k≠argmax} exp(z_k - max)).
+        const Matrix<double>& Z = t.value(net_.Z(net_.layers()));
         const Matrix<double>& Y = t.value(net_.Y());
         if (softmax_) {
-            const std::size_t K = P.shape()[0], m = P.shape()[1];
+            const std::size_t K = Z.shape()[0], m = Z.shape()[1];
             const bool indices = Y.shape()[0] == 1;
             out.assign(m, 0.0);
             for (std::size_t j = 0; j < m; ++j) {
+                std::size_t top = 0;
+                for (std::size_t k = 1; k < K; ++k)
+                    if (Z(k, j) > Z(top, j)) top = k;
+                double rest = 0;
+                for (std::size_t k = 0; k < K; ++k)
+                    if (k != top) rest += std::exp(Z(k, j) - Z(top, j));
+                const double log_sum = std::log1p(rest);  // log Σ exp(z - max)
+                auto minus_log_p = [&](std::size_t k) { return (Z(top, j) - Z(k, j)) + log_sum; };
                 if (indices) {
-                    out[j] = -std::log(P(std::size_t(Y(0, j)), j));
+                    out[j] = minus_log_p(std::size_t(Y(0, j)));
                 } else {
                     for (std::size_t k = 0; k < K; ++k)
-                        if (Y(k, j) != 0) out[j] -= Y(k, j) * std::log(P(k, j));
+                        if (Y(k, j) != 0) out[j] += Y(k, j) * minus_log_p(k);
                 }
             }
         } else {
-            out.resize(P.size());
-            for (std::size_t i = 0; i < P.size(); ++i) {
-                const double p = P.data()[i], y = Y.data()[i];
-                out[i] = -(y * std::log(p) + (1 - y) * std::log(1 - p));
+            out.resize(Z.size());
+            for (std::size_t i = 0; i < Z.size(); ++i) {
+                const double z = Z.data()[i], y = Y.data()[i];
+                out[i] = (std::max(z, 0.0) - y * z) + std::log1p(std::exp(-std::abs(z)));
             }
         }
         for (std::size_t k = 0; k < relu_z_.size() && !kink; ++k) {

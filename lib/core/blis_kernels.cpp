@@ -26,6 +26,8 @@
 #include <string>
 #include <type_traits>
 
+#include "xgrad/core/tensor.hpp"
+
 namespace xgrad::detail {
 
 namespace {
@@ -55,12 +57,138 @@ const char* arch_name(arch_t id) {
     return name ? name : "?";
 }
 
+// The x86-64 architectures of BLIS 0.9 and what their kernels need (configured: in this build of
+// BLIS, blis.h's BLIS_CONFIG_* list).
+struct ArchNeed {
+    arch_t id;
+    bool configured;
+    bool (*runs)();
+    const char* needs;
+};
+
+#if defined(BLIS_CONFIG_SKX)
+constexpr bool kSkx = true;
+#else
+constexpr bool kSkx = false;
+#endif
+#if defined(BLIS_CONFIG_KNL)
+constexpr bool kKnl = true;
+#else
+constexpr bool kKnl = false;
+#endif
+#if defined(BLIS_CONFIG_HASWELL)
+constexpr bool kHaswell = true;
+#else
+constexpr bool kHaswell = false;
+#endif
+#if defined(BLIS_CONFIG_SANDYBRIDGE)
+constexpr bool kSandybridge = true;
+#else
+constexpr bool kSandybridge = false;
+#endif
+#if defined(BLIS_CONFIG_PENRYN)
+constexpr bool kPenryn = true;
+#else
+constexpr bool kPenryn = false;
+#endif
+#if defined(BLIS_CONFIG_ZEN3)
+constexpr bool kZen3 = true;
+#else
+constexpr bool kZen3 = false;
+#endif
+#if defined(BLIS_CONFIG_ZEN2)
+constexpr bool kZen2 = true;
+#else
+constexpr bool kZen2 = false;
+#endif
+#if defined(BLIS_CONFIG_ZEN)
+constexpr bool kZen = true;
+#else
+constexpr bool kZen = false;
+#endif
+#if defined(BLIS_CONFIG_EXCAVATOR)
+constexpr bool kExcavator = true;
+#else
+constexpr bool kExcavator = false;
+#endif
+#if defined(BLIS_CONFIG_STEAMROLLER)
+constexpr bool kSteamroller = true;
+#else
+constexpr bool kSteamroller = false;
+#endif
+#if defined(BLIS_CONFIG_PILEDRIVER)
+constexpr bool kPiledriver = true;
+#else
+constexpr bool kPiledriver = false;
+#endif
+#if defined(BLIS_CONFIG_BULLDOZER)
+constexpr bool kBulldozer = true;
+#else
+constexpr bool kBulldozer = false;
+#endif
+#if defined(BLIS_CONFIG_GENERIC)
+constexpr bool kGeneric = true;
+#else
+constexpr bool kGeneric = false;
+#endif
+
+bool has_avx512() { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"); }
+bool has_avx2_fma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+bool has_avx_fma() { return __builtin_cpu_supports("avx") && __builtin_cpu_supports("fma"); }
+bool has_avx_fma4() { return __builtin_cpu_supports("avx") && __builtin_cpu_supports("fma4"); }
+bool has_avx() { return __builtin_cpu_supports("avx"); }
+bool has_ssse3() { return __builtin_cpu_supports("ssse3"); }
+bool always() { return true; }
+
+const ArchNeed kArchNeeds[] = {
+    {BLIS_ARCH_SKX, kSkx, has_avx512, "AVX-512"},
+    {BLIS_ARCH_KNL, kKnl, [] { return has_avx512() && __builtin_cpu_supports("avx512pf"); }, "AVX-512PF (Xeon Phi)"},
+    {BLIS_ARCH_HASWELL, kHaswell, has_avx2_fma, "AVX2 and FMA"},
+    {BLIS_ARCH_SANDYBRIDGE, kSandybridge, has_avx, "AVX"},
+    {BLIS_ARCH_PENRYN, kPenryn, has_ssse3, "SSSE3"},
+    {BLIS_ARCH_ZEN3, kZen3, has_avx2_fma, "AVX2 and FMA"},
+    {BLIS_ARCH_ZEN2, kZen2, has_avx2_fma, "AVX2 and FMA"},
+    {BLIS_ARCH_ZEN, kZen, has_avx2_fma, "AVX2 and FMA"},
+    {BLIS_ARCH_EXCAVATOR, kExcavator, has_avx_fma, "AVX and FMA"},
+    {BLIS_ARCH_STEAMROLLER, kSteamroller, has_avx_fma, "AVX and FMA"},
+    {BLIS_ARCH_PILEDRIVER, kPiledriver, has_avx_fma, "AVX and FMA"},
+    {BLIS_ARCH_BULLDOZER, kBulldozer, has_avx_fma4, "AVX and FMA4"},
+    {BLIS_ARCH_GENERIC, kGeneric, always, ""},
+};
+
+// "3 (haswell), 6 (zen3), ..., 25 (generic)": the ids that run here
+std::string usable_ids() {
+    std::string s;
+    for (const ArchNeed& a : kArchNeeds)
+        if (a.configured && a.runs()) s += (s.empty() ? "" : ", ") + std::to_string(int(a.id)) + " (" + arch_name(a.id) + ")";
+    return s;
+}
+
 }  // namespace
+
+std::string blis_arch_problem(const std::string& value) {
+    const bool digits = !value.empty() && value.size() <= 3 && value.find_first_not_of("0123456789") == std::string::npos;
+    const std::string usable = "; usable here: " + usable_ids() + ", or unset it for BLIS's choice";
+    if (!digits) return "not an architecture id (BLIS reads it as a number" + usable + ")";
+    const int id = std::stoi(value);
+    for (const ArchNeed& a : kArchNeeds) {
+        if (int(a.id) != id) continue;
+        if (!a.configured) return std::string("'") + arch_name(a.id) + "' is not built into this BLIS" + usable;
+        if (!a.runs())
+            return std::string("'") + arch_name(a.id) + "' needs " + a.needs + ", which this processor lacks" + usable;
+        return "";
+    }
+    return (id < BLIS_NUM_ARCHS ? std::string("'") + arch_name(arch_t(id)) + "' is not an x86-64 architecture"
+                                : "no such architecture id") + usable;
+}
 
 BlisKernels choose_blis_kernels(const std::string& wanted) {
     BlisKernels k;
     if (const char* user = std::getenv("BLIS_ARCH_TYPE")) {
-        bli_init();  // reads the user's value; an invalid one is BLIS's error, as without xgrad
+        // BLIS would abort, or die of an illegal instruction, on a value that does not fit
+        if (const std::string problem = blis_arch_problem(user); !problem.empty())
+            throw UsageError(std::string("environment variable BLIS_ARCH_TYPE=") + user + ": " + problem);
+        bli_init();  // reads the user's value
         k.arch = arch_name(bli_arch_query_id());
         k.reason = std::string("BLIS_ARCH_TYPE=") + user + ", set by the user";
         return k;  // no context: BLIS decides, as the user asked it to

@@ -21,6 +21,11 @@ struct BlisKernels {
     std::string reason;    // why: "BLIS_ARCH_TYPE=5 (the user's)", "cpuid", "AMD Zen 4 or later: zen3"
 };
 
+// What is wrong with `value` as BLIS_ARCH_TYPE on this processor ("" if nothing): not a number,
+// out of range, an architecture this BLIS was not built with, or one whose instructions the
+// processor lacks (BLIS would abort, or die of an illegal instruction).
+std::string blis_arch_problem(const std::string& value);
+
 // The choice of this process, made once (thread-safe) at the first call.
 const BlisKernels& blis_kernels();
 

@@ -22,4 +22,15 @@ std::string blas_kernels();
 // processor: "avx2" (glibc's libmvec, when it has AVX2 and FMA) or "plain" (libm).
 const char* vector_kernels();
 
+// Checks the environment variables the engine and its BLAS read, so that a bad value is one clear
+// error instead of an abort (or an illegal instruction) inside a library: BLIS_ARCH_TYPE (BLIS
+// builds: an architecture id BLIS was built with and this processor can run; BLIS itself reads
+// any other text as 0, 'skx', and dies on a processor without AVX-512), XGRAD_VMATH ('plain' or
+// 'auto'), and the thread counts OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, BLIS_NUM_THREADS (positive
+// integers; OMP_NUM_THREADS may be a comma-separated list of them). Unset (or empty, but for
+// BLIS_ARCH_TYPE, which BLIS reads as 0) is fine.
+// Throws UsageError "environment variable NAME=VALUE: <what is wrong>". The programs call it first;
+// the first product of a process checks BLIS_ARCH_TYPE too.
+void check_environment();
+
 }  // namespace xgrad

@@ -1,0 +1,104 @@
+#define BOOST_TEST_MODULE environment
+#include <boost/test/unit_test.hpp>
+
+// The programs against a hostile environment: bad values of the variables the engine and its BLAS
+// read, standard output that cannot be written, a file-size limit while writing. Each is one line
+// naming the cause and exit code 2 — never an abort, an illegal instruction or a silent success.
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "test_util.hpp"
+#include "xgrad/core/blas.hpp"
+#include "xgrad/core/tensor.hpp"
+
+using namespace xgrad;
+using xgrad::test::lines_of;
+using xgrad::test::run_shell;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::vector<std::string> kPrograms = {
+    GRADCHECK " --layers 3,2,1",
+    CAT_CLASSIFIER " train --iterations 1 --data /nonexistent --out /tmp/xgrad_env_unused",
+    DIGITS_CLASSIFIER " train --epochs 1 --data /nonexistent --out /tmp/xgrad_env_unused",
+};
+
+// One line on stderr that starts with the program's name and contains `what`; exit code 2.
+void expect_one_line(const test::ShellRun& r, const std::string& what) {
+    BOOST_TEST(r.status == 2);
+    const auto lines = lines_of(r.err);
+    BOOST_TEST(lines.size() == 1u);
+    BOOST_TEST(r.err.find(what) != std::string::npos);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(bad_environment_values_are_one_line_before_any_work) {
+    std::vector<std::pair<std::string, std::string>> bad = {
+        {"XGRAD_VMATH=fast", "environment variable XGRAD_VMATH=fast: expected 'plain'"},
+        {"OMP_NUM_THREADS=abc", "environment variable OMP_NUM_THREADS=abc: expected a positive number"},
+        {"OMP_NUM_THREADS=4,0", "environment variable OMP_NUM_THREADS=4,0: expected a positive number"},
+        {"OPENBLAS_NUM_THREADS=-2", "environment variable OPENBLAS_NUM_THREADS=-2"},
+        {"BLIS_NUM_THREADS=", ""},  // empty: unset, fine for a thread count
+    };
+    if (std::string(blas_configured()) == "BLIS") {
+        // BLIS reads any text as 0 ('skx'), which dies of an illegal instruction without AVX-512
+        bad.push_back({"BLIS_ARCH_TYPE=zen3", "environment variable BLIS_ARCH_TYPE=zen3: not an architecture id"});
+        bad.push_back({"BLIS_ARCH_TYPE=", "environment variable BLIS_ARCH_TYPE=: not an architecture id"});
+        bad.push_back({"BLIS_ARCH_TYPE=99", "environment variable BLIS_ARCH_TYPE=99: no such architecture id"});
+        if (!__builtin_cpu_supports("avx512f"))
+            bad.push_back({"BLIS_ARCH_TYPE=0", "'skx' needs AVX-512, which this processor lacks"});
+    }
+    for (const auto& program : kPrograms)
+        for (const auto& [assignment, what] : bad)
+            BOOST_TEST_CONTEXT(assignment << " " << program) {
+                const auto r = run_shell("env " + assignment + " " + program);
+                if (what.empty()) {
+                    BOOST_TEST(r.err.find("environment variable") == std::string::npos);
+                } else {
+                    expect_one_line(r, what);
+                }
+            }
+}
+
+BOOST_AUTO_TEST_CASE(a_usable_blis_arch_type_is_honoured) {
+    if (std::string(blas_configured()) != "BLIS") return;
+    const auto r = run_shell("BLIS_ARCH_TYPE=25 " GRADCHECK " --layers 3,2,1");  // 'generic' runs anywhere
+    BOOST_TEST(r.status == 0);
+    BOOST_TEST(r.out.find("gradcheck: every row passes") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(results_that_cannot_be_written_are_a_failure) {
+    // /dev/full: every write fails with ENOSPC; the results were lost, so exit 2, not 0
+    const auto r = run_shell(GRADCHECK " --layers 3,2,1 > /dev/full");
+    expect_one_line(r, "gradcheck: cannot write the results to standard output: No space left on device");
+}
+
+BOOST_AUTO_TEST_CASE(gradcheck_refuses_negative_counts) {
+    for (const char* option : {"--sample", "--examples", "--seed", "--mask-seed"}) {
+        BOOST_TEST_CONTEXT(option) {
+            const auto r = run_shell(std::string(GRADCHECK " --layers 3,2,1 ") + option + " -1");
+            expect_one_line(r, std::string(option) + ": must be a whole number >= 0, got '-1'");
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_file_size_limit_while_dumping_is_one_line_and_the_old_dump_stays) {
+    char tmpl[] = "/tmp/xgrad_env_XXXXXX";
+    const fs::path dir = ::mkdtemp(tmpl);
+    const std::string dump = (dir / "dump.h5").string();
+    BOOST_REQUIRE(run_shell(GRADCHECK " --layers 3,2,1 --dump " + dump).status == 0);
+    const std::string before = test::slurp(dump);
+    // the seed's network's dump is megabytes; 64 KiB is far below
+    const auto r = run_shell("ulimit -f 64 && " GRADCHECK " --dump " + dump);
+    expect_one_line(r, dump + ": cannot write the gradient dump: File too large");
+    BOOST_TEST(test::slurp(dump) == before);
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+    BOOST_TEST(names == std::vector<std::string>{"dump.h5"});
+    fs::remove_all(dir);
+}
