@@ -26,6 +26,7 @@
 #include "picture.hpp"
 #include "xgrad/io/checkpoint.hpp"
 #include "xgrad/io/io.hpp"
+#include "xgrad/io/text.hpp"
 #include "xgrad/nn/mlp.hpp"
 #include "xgrad/nn/train.hpp"
 
@@ -421,7 +422,7 @@ int predict(const PredictOptions& o) {
                 cols.push_back(image_column(f, shape));
                 names.push_back(f);
             } catch (const Error& e) {
-                std::fprintf(stderr, "%s: %s\n", kProgram, e.what());
+                std::fprintf(stderr, "%s: %s\n", kProgram, io::printable(e.what()).c_str());
                 status = 2;
             }
         }
@@ -434,8 +435,9 @@ int predict(const PredictOptions& o) {
             mlp.evaluate();
             const Matrix<double>& p = mlp.tape().value(mlp.A(mlp.layers()));
             for (std::size_t j = 0; j < cols.size(); ++j)
-                std::printf("%s: %s (p(cat)=%.*f)\n", names[j].c_str(),
-                            classes[p(0, j) > 0.5 ? 1 : 0].c_str(), o.digits, p(0, j));
+                // a file name or a class name with a newline or an escape code cannot forge a line
+                std::printf("%s: %s (p(cat)=%.*f)\n", io::printable(names[j]).c_str(),
+                            io::printable(classes[p(0, j) > 0.5 ? 1 : 0]).c_str(), o.digits, p(0, j));
         }
     }
     if (o.images.empty() || !o.data.empty()) {

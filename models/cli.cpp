@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "xgrad/core/blas.hpp"
+#include "xgrad/io/text.hpp"
 #include "xgrad/nn/mlp.hpp"
 
 namespace xgrad::cli {
@@ -135,7 +136,7 @@ int run(const char* program, CLI::App& app, int argc, char** argv, const std::fu
     } catch (const CLI::CallForAllHelp& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        std::fprintf(stderr, "%s: %s (see %s --help)\n", program, e.what(), program);
+        std::fprintf(stderr, "%s: %s (see %s --help)\n", program, io::printable(e.what()).c_str(), program);
         return 2;
     }
     try {
@@ -156,7 +157,8 @@ int run(const char* program, CLI::App& app, int argc, char** argv, const std::fu
         return 2;
     } catch (const std::exception& e) {
         std::fflush(stdout);
-        std::fprintf(stderr, "%s: %s\n", program, e.what());
+        // one line, whatever text from a file the message quotes
+        std::fprintf(stderr, "%s: %s\n", program, io::printable(e.what()).c_str());
         return 2;
     }
 }

@@ -34,6 +34,7 @@
 #include "cli.hpp"
 #include "picture.hpp"
 #include "xgrad/io/io.hpp"
+#include "xgrad/io/text.hpp"
 #include "xgrad/io/parameters.hpp"
 #include "xgrad/nn/layers.hpp"
 #include "xgrad/nn/train.hpp"
@@ -195,8 +196,8 @@ void test_report(Classifier<T>& c, const io::LabeledSet<T>& test, const std::str
                         "Misclassified test digits: " + std::to_string(tiles.size()) + " of " + std::to_string(m),
                         tiles, 12, 6);
     if (!quiet) {
-        std::printf("confusion matrix: %s\n", confusion_path.c_str());
-        std::printf("misclassified test digits: %s\n", misclassified_path.c_str());
+        std::printf("confusion matrix: %s\n", io::printable(confusion_path).c_str());
+        std::printf("misclassified test digits: %s\n", io::printable(misclassified_path).c_str());
     }
 }
 
@@ -263,7 +264,7 @@ int train(const TrainOptions& o) {
     test_report(*c, data.test,
                 "layers " + cli::join(sizes, "-") + ", " + o.dtype + ", seed " + std::to_string(o.seed), o.out,
                 o.quiet);
-    if (!o.quiet) std::printf("model: %s\n", model_path.c_str());
+    if (!o.quiet) std::printf("model: %s\n", io::printable(model_path).c_str());
     return 0;
 }
 
@@ -280,7 +281,8 @@ std::vector<std::size_t> layer_sizes(const io::SavedParameters& saved, const std
                         number.size() <= 4 && number[0] != '0' &&
                         number.find_first_not_of("0123456789") == std::string::npos;
         if (!ok)
-            throw DataError(path + ": '" + name + "' is not a parameter of this program's network (" + expected + ")");
+            throw DataError(path + ": '" + io::printable(name) + "' is not a parameter of this program's network (" +
+                            expected + ")");
         auto& layer = layers[std::stoul(number)];
         (tail == ".W" ? layer.first : layer.second) = &shape;
     }

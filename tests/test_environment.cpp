@@ -102,3 +102,22 @@ BOOST_AUTO_TEST_CASE(a_file_size_limit_while_dumping_is_one_line_and_the_old_dum
     BOOST_TEST(names == std::vector<std::string>{"dump.h5"});
     fs::remove_all(dir);
 }
+
+BOOST_AUTO_TEST_CASE(text_from_a_file_cannot_break_a_line,
+                     *boost::unit_test::precondition([](boost::unit_test::test_unit_id) {
+                         return std::system("/usr/bin/python3 -c 'import h5py' >/dev/null 2>&1") == 0;
+                     })) {
+    // a parameter named "fc1.W\nmodel: forged" (and an escape code): the refusal stays one line and
+    // shows the control characters escaped
+    char tmpl[] = "/tmp/xgrad_env_XXXXXX";
+    const fs::path dir = ::mkdtemp(tmpl);
+    const std::string file = (dir / "names.h5").string();
+    BOOST_REQUIRE(run_shell("/usr/bin/python3 -c \"import h5py, numpy as np\n"
+                            "f = h5py.File('" + file + "', 'w'); f.attrs['dtype'] = 'f64'\n"
+                            "f['fc1.W\\nmodel: forged\\x1b[2J'] = np.zeros((2, 64)); f['fc1.b'] = np.zeros((2, 1))\"")
+                      .status == 0);
+    const auto r = run_shell(DIGITS_CLASSIFIER " predict --model " + file);
+    expect_one_line(r, "'fc1.W\\x0amodel: forged\\x1b[2J' is not a parameter of this program's network");
+    BOOST_TEST(r.err.find('\x1b') == std::string::npos);
+    fs::remove_all(dir);
+}

@@ -29,6 +29,7 @@
 #include "xgrad/check/gradcheck.hpp"
 #include "xgrad/core/blas.hpp"
 #include "xgrad/io/io.hpp"
+#include "xgrad/io/text.hpp"
 #include "xgrad/check/mlp_check.hpp"
 #include "xgrad/nn/random.hpp"
 
@@ -706,7 +707,7 @@ int main(int argc, char** argv) {
         std::cout << app.help();
         return 0;
     } catch (const CLI::ParseError& e) {
-        std::cerr << "gradcheck: " << e.what() << "\n";
+        std::cerr << "gradcheck: " << io::printable(e.what()) << "\n";
         return 2;
     }
     o.examples_given = ex->count() > 0;
@@ -735,7 +736,7 @@ int main(int argc, char** argv) {
         std::cerr << "gradcheck: not enough memory for this check (are --layers or --examples far larger than meant?)\n";
         return 2;
     } catch (const std::exception& e) {
-        std::cerr << "gradcheck: " << e.what() << "\n";
+        std::cerr << "gradcheck: " << io::printable(e.what()) << "\n";
         return 2;
     }
 }

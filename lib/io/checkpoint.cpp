@@ -1,7 +1,7 @@
 #include "xgrad/io/checkpoint.hpp"
 
 #include "h5.hpp"
-#include "text.hpp"
+#include "xgrad/io/text.hpp"
 
 #include <unistd.h>
 

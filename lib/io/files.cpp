@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "text.hpp"
+#include "xgrad/io/text.hpp"
 #include "xgrad/core/tensor.hpp"
 
 namespace xgrad::io {

@@ -1,7 +1,7 @@
 // Checking what the isolated reader sent (see h5.hpp), and writing HDF5 files.
 #include "h5.hpp"
 #include "h5_cause.hpp"
-#include "text.hpp"
+#include "xgrad/io/text.hpp"
 #include "xgrad/io/files.hpp"
 
 #include <algorithm>

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "text.hpp"
+#include "xgrad/io/text.hpp"
 
 namespace xgrad::io::h5 {
 

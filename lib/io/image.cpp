@@ -8,7 +8,7 @@
 
 #include "xgrad/io/io.hpp"
 #include "isolate.hpp"
-#include "text.hpp"
+#include "xgrad/io/text.hpp"
 
 #include <cstring>
 #include <sys/stat.h>

@@ -1,6 +1,6 @@
 #include "xgrad/io/io.hpp"
 #include "h5.hpp"
-#include "text.hpp"
+#include "xgrad/io/text.hpp"
 
 #include <cmath>
 #include <cstdlib>

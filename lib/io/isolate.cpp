@@ -17,7 +17,7 @@
 #include <thread>
 #include <unistd.h>
 
-#include "text.hpp"
+#include "xgrad/io/text.hpp"
 #include "xgrad/core/tensor.hpp"
 
 extern char** environ;

@@ -8,7 +8,7 @@
 #include <type_traits>
 
 #include "h5.hpp"
-#include "text.hpp"
+#include "xgrad/io/text.hpp"
 
 namespace xgrad {
 
