@@ -526,16 +526,18 @@ void answer(Writer& w, StreamFile& s, const std::string& xn, const std::string& 
                 fs.selectHyperslab(H5S_SELECT_OR, count.data(), start.data());
             } else {
                 fs.selectHyperslab(H5S_SELECT_SET, count.data(), start.data());
-                const hsize_t len = hsize_t((b - a) * F);
-                H5::DataSpace ms(1, &len);
+                // the memory space of the selection's own shape: with a flat one HDF5 walks the
+                // selection element by element (measured 30x slower)
+                H5::DataSpace ms(int(rank), count.data());
                 s.x.read(sorted_x.data() + done * F, H5::PredType::NATIVE_UINT8, ms, fs);
             }
             done += b - a;
             a = b;
         }
         if (union_selection) {
-            const hsize_t len = hsize_t(u.size() * F);
-            H5::DataSpace ms(1, &len);
+            std::vector<hsize_t> all(s.xdims);
+            all[0] = u.size();
+            H5::DataSpace ms(int(rank), all.data());
             s.x.read(sorted_x.data(), H5::PredType::NATIVE_UINT8, ms, fs);
         }
         // the labels: one point per example
@@ -556,12 +558,25 @@ void answer(Writer& w, StreamFile& s, const std::string& xn, const std::string& 
     }
     w.u8(wire::kBatch);
     w.u64(n);
+    // feature-major, as the columns of X [features, n]: the transpose is done here, in the
+    // reader's process, so that the library's conversion to T is one sequential pass. In tiles of
+    // 64 examples x 256 features, which the cache holds.
     unsigned char* out = w.grow(std::size_t(n * F));
     std::vector<long long> lab(n);
+    std::vector<std::size_t> at(n);
     for (std::size_t j = 0; j < n; ++j) {
-        const std::size_t k = std::size_t(std::lower_bound(u.begin(), u.end(), idx[j]) - u.begin());
-        std::copy_n(sorted_x.data() + k * F, F, out + j * F);
-        lab[j] = labels[k];
+        at[j] = std::size_t(std::lower_bound(u.begin(), u.end(), idx[j]) - u.begin());
+        lab[j] = labels[at[j]];
+    }
+    for (std::size_t j0 = 0; j0 < n; j0 += 64) {
+        const std::size_t j1 = std::min<std::size_t>(n, j0 + 64);
+        for (std::size_t i0 = 0; i0 < F; i0 += 256) {
+            const std::size_t i1 = std::min<std::size_t>(F, i0 + 256);
+            for (std::size_t j = j0; j < j1; ++j) {
+                const unsigned char* src = sorted_x.data() + at[j] * F;
+                for (std::size_t i = i0; i < i1; ++i) out[i * n + j] = src[i];
+            }
+        }
     }
     w.raw(lab.data(), n * sizeof(long long));
 }

@@ -8,11 +8,11 @@
 //
 // The file is read by a persistent helper process (xgrad-read in stream mode, as every user's file
 // is: see xgrad/io/io.hpp), which opens it once and answers each list of example indices with their
-// raw bytes and labels; a background thread of the source sends the requests and converts the
-// bytes into a spare matrix. So the program never calls HDF5 for the stream (its own HDF5 calls,
-// checkpoints and models, need no lock), and a damaged file which crashes or hangs the reader is one
-// DataError naming the file. Memory: the spare X [features, chunk] and one chunk's raw bytes here,
-// one chunk's bytes in the reader, whatever m is.
+// raw bytes (already in column order) and labels; a background thread of the source sends the
+// requests and receives the answers, and fetch() converts the bytes into X in one pass. So the
+// program never calls HDF5 for the stream (its own HDF5 calls, checkpoints and models, need no
+// lock), and a damaged file which crashes or hangs the reader is one DataError naming the file.
+// Memory: one part's raw bytes here (features x n bytes), about three in the reader, whatever m is.
 //
 // Layout (the course's): images `x_name` (m, ...) uint8, any trailing dimensions (features = their
 // product, C order, as load_image_set flattens them), labels `y_name` (m,) or (1, m) integers 0/1.
