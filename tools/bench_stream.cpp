@@ -10,7 +10,10 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <dirent.h>
+#include <fstream>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -29,6 +32,28 @@ double max_rss_mib(int who) {
     return double(u.ru_maxrss) / 1024.0;
 }
 
+// The peak resident set (VmHWM) of this process's live xgrad-read children, in MiB. (getrusage's
+// RUSAGE_CHILDREN would not do: a child started by posix_spawn (vfork) inherits its parent's peak.)
+double reader_hwm_mib() {
+    double most = 0;
+    DIR* d = ::opendir("/proc");
+    if (!d) return 0;
+    while (dirent* e = ::readdir(d)) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        std::ifstream st(std::string("/proc/") + e->d_name + "/status");
+        std::string line, name;
+        long ppid = -1, hwm_kib = 0;
+        while (std::getline(st, line)) {
+            if (line.rfind("Name:", 0) == 0) name = line.substr(line.find_first_not_of(" \t", 5));
+            if (line.rfind("PPid:", 0) == 0) ppid = std::stol(line.substr(5));
+            if (line.rfind("VmHWM:", 0) == 0) hwm_kib = std::stol(line.substr(6));
+        }
+        if (ppid == long(::getpid()) && name == "xgrad-read") most = std::max(most, double(hwm_kib) / 1024.0);
+    }
+    ::closedir(d);
+    return most;
+}
+
 // Seconds per epoch, over `epochs` epochs after one that warms the tape's buffers up.
 template <class T>
 double time_epochs(Trainer<T>& t, int epochs) {
@@ -43,6 +68,7 @@ int run(const std::string& file, const std::vector<std::size_t>& batches, int ep
     const MlpSpec spec({12288, 20, 7, 5, 1}, {"relu", "relu", "relu", "sigmoid"});
     const Params<T> init = init_params<T>(spec, Init::he, 3, 0.01);
     std::vector<double> streamed;
+    double rss_reader = 0;
     std::size_t m = 0;
     for (std::size_t b : batches) {  // streamed first: its peak memory is not the in-memory one's
         TrainConfig cfg;
@@ -53,8 +79,9 @@ int run(const std::string& file, const std::vector<std::size_t>& batches, int ep
         m = src->examples();
         Trainer<T> t(spec, init, src, cfg);
         streamed.push_back(time_epochs(t, epochs));
+        rss_reader = std::max(rss_reader, reader_hwm_mib());
     }
-    const double rss_streamed = max_rss_mib(RUSAGE_SELF), rss_reader = max_rss_mib(RUSAGE_CHILDREN);
+    const double rss_streamed = max_rss_mib(RUSAGE_SELF);
     io::ImageSet<T> mem = io::load_image_set<T>(file, "train_set_x", "train_set_y");
     std::vector<std::uint8_t>().swap(mem.pixels);
     std::printf("%s: m = %zu, network 12288-20-7-5-1, %s, %d timed epoch(s) after a warm-up\n", file.c_str(), m,
