@@ -7,6 +7,7 @@
 #include <H5Cpp.h>
 
 #include <boost/test/unit_test.hpp>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -232,6 +233,56 @@ BOOST_AUTO_TEST_CASE(a_crashing_reader_is_one_data_error_naming_the_file) {
     BOOST_REQUIRE(msg.has_value());
     BOOST_TEST_MESSAGE(*msg);
     BOOST_TEST(msg->find(file + ": the HDF5 library crashed reading it (SIGSEGV)") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_hung_reader_is_one_data_error_after_the_deadline) {
+    const std::string file = write_set("hang.h5", 10, 2, 2, 1);
+    const fs::path script = work_dir() / "hanging-reader";
+    {
+        std::ofstream s(script);
+        s << "#!/bin/sh\nexec sleep 30\n";
+    }
+    fs::permissions(script, fs::perms::owner_all);
+    ::setenv("XGRAD_READER", script.c_str(), 1);
+    ::setenv("XGRAD_READ_SECONDS", "1", 1);
+    std::optional<std::string> msg;
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+        io::H5StreamSource<double> src(file);
+    } catch (const DataError& e) {
+        msg = e.what();
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ::unsetenv("XGRAD_READER");
+    ::unsetenv("XGRAD_READ_SECONDS");
+    BOOST_REQUIRE(msg.has_value());
+    BOOST_TEST_MESSAGE(*msg);
+    BOOST_TEST(msg->find(file + ": reading did not finish in 1 s") == 0);
+    BOOST_TEST(secs < 10);  // killed at the deadline, not waited for
+}
+
+// The program: `cat_classifier train --stream` writes the in-memory run's model.h5, bit for bit.
+BOOST_AUTO_TEST_CASE(cat_classifier_stream_writes_the_in_memory_model) {
+    const fs::path dir = work_dir() / "program";
+    fs::create_directories(dir);
+    const std::string gen = std::string(MAKE_DATASET) + " --random --examples 300 --test-examples 20 --height 8 " +
+                            "--width 8 --channels 3 --seed 4 --out " + dir.string() + " > /dev/null";
+    BOOST_REQUIRE_EQUAL(std::system(gen.c_str()), 0);
+    std::vector<io::ModelFile> models;
+    for (const std::string flag : {"", "--stream"}) {
+        const fs::path out = dir / (flag.empty() ? "memory" : "stream");
+        const std::string cmd = std::string(CAT_CLASSIFIER) + " train " + flag + " --data " + dir.string() +
+                                " --layers 192,7,1 --activations relu,sigmoid --iterations 3 --mini-batch-size 64"
+                                " --optimizer adam --learning-rate 0.01 --keep-prob 0.8 --lambd 0.3 --quiet --out " +
+                                out.string() + " > /dev/null";
+        BOOST_REQUIRE_EQUAL(std::system(cmd.c_str()), 0);
+        models.push_back(io::load_model((out / "model.h5").string()));
+    }
+    for (std::size_t l = 0; l < models[0].params.W.size(); ++l) {
+        BOOST_TEST(models[0].params.W[l] == models[1].params.W[l]);
+        BOOST_TEST(models[0].params.b[l] == models[1].params.b[l]);
+    }
+    BOOST_TEST(models[0].final_cost == models[1].final_cost);
 }
 
 namespace {
