@@ -299,7 +299,9 @@ EpochLoopResult train_loop(const TrainOptions& o, const Plan& p, Trainer<T>& tra
     if (loop.progress)
         trainer.set_progress([&, partial = false](std::size_t done, std::size_t total) mutable {
             partial = partial || done < total;
-            if (partial) within.update_part(trainer.epochs_done(), done, total);
+            // at the epoch's end the loop's own line (and the printed lines) take its place
+            if (partial && done < total) within.update_part(trainer.epochs_done(), done, total);
+            if (done >= total) within.clear();
         });
     const EpochLoopResult r = run_epochs((long long)costs.size(), [&](long long) { return trainer.epoch(); }, loop);
     trainer.set_progress({});
