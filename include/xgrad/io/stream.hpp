@@ -12,7 +12,7 @@
 // requests and receives the answers, and fetch() converts the bytes into X in one pass. So the
 // program never calls HDF5 for the stream (its own HDF5 calls, checkpoints and models, need no
 // lock), and a damaged file which crashes or hangs the reader is one DataError naming the file.
-// Memory: one part's raw bytes here (features x n bytes), about three in the reader, whatever m is.
+// Memory: one part's raw bytes here (features x n bytes), about two in the reader, whatever m is.
 //
 // Layout (the course's): images `x_name` (m, ...) uint8, any trailing dimensions (features = their
 // product, C order, as load_image_set flattens them), labels `y_name` (m,) or (1, m) integers 0/1.
