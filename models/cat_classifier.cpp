@@ -26,6 +26,7 @@
 #include "picture.hpp"
 #include "xgrad/io/checkpoint.hpp"
 #include "xgrad/io/io.hpp"
+#include "xgrad/io/stream.hpp"
 #include "xgrad/io/text.hpp"
 #include "xgrad/nn/mlp.hpp"
 #include "xgrad/nn/train.hpp"
@@ -65,6 +66,7 @@ struct TrainOptions {
     long long print_every = 100;
     std::string out = "out";
     bool quiet = false;
+    bool stream = false;  // read the training examples from the file batch by batch
 };
 
 struct PredictOptions {
@@ -192,14 +194,59 @@ io::CatData<T> load(const TrainOptions& o, const Plan& p) {
     return data;
 }
 
+// The training set streamed from its file (--stream, or when it would not fit in memory: one
+// line on stderr says so), or null to load it. Decided from the file's size: the in-memory matrix
+// takes sizeof(T) per byte of uint8 pixels (plus the pixels while loading). A full batch is computed
+// in chunks of 256 columns; a mini-batch whole (as in memory, so that the results are the same).
+template <class T>
+std::shared_ptr<io::H5StreamSource<T>> streaming_source(const TrainOptions& o) {
+    const std::string file = data_dir(o.data) + "/train_catvnoncat.h5";
+    if (!o.stream) {
+        std::error_code ec;
+        const std::uint64_t bytes = std::filesystem::file_size(file, ec);
+        const std::uint64_t have = available_memory();
+        if (ec || have == 0 || bytes * (sizeof(T) + 1) <= have) return nullptr;
+        std::fprintf(stderr, "%s: the training set (%llu MiB as %s) does not fit in the available memory (%llu MiB), "
+                             "streaming it from %s\n",
+                     kProgram, (unsigned long long)((bytes * sizeof(T)) >> 20), o.dtype.c_str(),
+                     (unsigned long long)(have >> 20), file.c_str());
+    }
+    io::StreamOptions so;
+    if (o.mini_batch_size > 0) so.chunk_columns = std::max<std::size_t>(so.chunk_columns, std::size_t(o.mini_batch_size));
+    return std::make_shared<io::H5StreamSource<T>>(file, so);
+}
+
+// With the training set streamed: only the test set is loaded; the training file gives the
+// image shape, the test file the class names.
+template <class T>
+io::CatData<T> load_streamed(const TrainOptions& o, const Plan& p, const io::H5StreamSource<T>& train) {
+    const std::string dir = data_dir(o.data);
+    io::CatData<T> data;
+    data.test = io::load_image_set<T>(dir + "/test_catvnoncat.h5", "test_set_x", "test_set_y");
+    const std::vector<std::size_t> shape = train.example_shape();
+    if (shape.size() != 3 || shape != std::vector<std::size_t>{data.test.height, data.test.width, data.test.channels})
+        throw DataError(dir + ": the training images of " + train.file() + " and the test images differ in shape");
+    data.train.height = shape[0], data.train.width = shape[1], data.train.channels = shape[2];
+    data.train.classes = data.test.classes;
+    check_input_size(data.test, p.spec.dims[0], dir, "--layers: the input size");
+    const int moments = o.optimizer == "adam" ? 2 : o.optimizer == "momentum" ? 1 : 0;
+    const std::size_t m = train.examples();
+    const std::size_t batch = o.mini_batch_size > 0 ? std::min<std::size_t>(std::size_t(o.mini_batch_size), m)
+                                                    : std::min(train.chunk_columns(), m);
+    require_memory(p.spec, batch, sizeof(T), 3 + moments, "--layers: training this network");
+    return data;
+}
+
 // A trainer over the training set, from the initialiser or from --resume (then `costs` holds the
 // costs so far). Held by pointer so that the tape, and the training data it owns, can be freed
 // before the pictures. A full-batch trainer takes the data without a copy.
 template <class T>
 std::unique_ptr<Trainer<T>> start(const TrainOptions& o, const Plan& p, io::CatData<T>& data,
-                                  std::vector<double>& costs) {
-    auto trainer = std::make_unique<Trainer<T>>(p.spec, init_params<T>(p.spec, p.init, o.seed, o.init_scale),
-                                                std::move(data.train.X), std::move(data.train.Y), p.config);
+                                  std::shared_ptr<io::H5StreamSource<T>> stream, std::vector<double>& costs) {
+    const Params<T> init = init_params<T>(p.spec, p.init, o.seed, o.init_scale);
+    auto trainer = stream ? std::make_unique<Trainer<T>>(p.spec, init, std::move(stream), p.config)
+                          : std::make_unique<Trainer<T>>(p.spec, init, std::move(data.train.X),
+                                                         std::move(data.train.Y), p.config);
     trainer->net().tape().set_check_finite(o.anomaly_check);
     costs.reserve(std::size_t(o.iterations));
     if (!o.resume.empty()) {
@@ -248,7 +295,19 @@ EpochLoopResult train_loop(const TrainOptions& o, const Plan& p, Trainer<T>& tra
             io::save_checkpoint(p.checkpoint, c);
         }
     };
-    return run_epochs((long long)costs.size(), [&](long long) { return trainer.epoch(); }, loop);
+    // a long epoch (many batches or chunks) shows its progress within it too
+    ProgressLine within(loop.progress, o.iterations, loop.unit);
+    if (loop.progress)
+        trainer.set_progress([&, partial = false](std::size_t done, std::size_t total) mutable {
+            partial = partial || done < total;
+            // at the epoch's end the loop's own line (and the printed lines) take its place
+            if (partial && done < total) within.update_part(trainer.epochs_done(), done, total);
+            if (done >= total) within.clear();
+        });
+    const EpochLoopResult r = run_epochs((long long)costs.size(), [&](long long) { return trainer.epoch(); }, loop);
+    trainer.set_progress({});
+    within.clear();
+    return r;
 }
 
 // model.h5: the parameters with the settings and the dataset's image shape and classes; `stopped`
@@ -358,9 +417,10 @@ template <class T>
 int train(const TrainOptions& o) {
     const Plan p = plan(o);
     cli::prepare_out(o.out);
-    io::CatData<T> data = load<T>(o, p);
+    std::shared_ptr<io::H5StreamSource<T>> stream = streaming_source<T>(o);
+    io::CatData<T> data = stream ? load_streamed<T>(o, p, *stream) : load<T>(o, p);
     std::vector<double> costs;
-    auto trainer = start(o, p, data, costs);
+    auto trainer = start(o, p, data, std::move(stream), costs);
 
     Params<T> good;
     const EpochLoopResult run = train_loop(o, p, *trainer, costs, good);
@@ -533,6 +593,9 @@ int main(int argc, char** argv) {
     tr->add_option("--out", t.out, "directory for model.h5, cost_curve.png, mislabeled.png")
         ->capture_default_str();
     tr->add_flag("--quiet", t.quiet, "print only the accuracies");
+    tr->add_flag("--stream", t.stream,
+                 "read the training examples from train_catvnoncat.h5 batch by batch instead of loading them "
+                 "(automatic when they would not fit in memory)");
 
     PredictOptions p;
     CLI::App* pr = app.add_subcommand(

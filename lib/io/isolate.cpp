@@ -49,11 +49,6 @@ std::uint64_t env_number(const char* name, std::uint64_t max) {
     return n;
 }
 
-std::string signal_name(int sig) {
-    const char* abbrev = sigabbrev_np(sig);
-    return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
-}
-
 // The helper's stderr goes nowhere unless XGRAD_READER_STDERR is set (for debugging it): a damaged
 // file must give one line, not HDF5's or a sanitizer's pages.
 bool keep_stderr() {
@@ -82,8 +77,14 @@ bool reap(pid_t pid, Clock::time_point deadline, int& status) {
     return false;
 }
 
-std::vector<unsigned char> run_reader(const std::string& file, const std::string& what,
-                                      std::vector<std::string> args) {
+}  // namespace
+
+std::string signal_name(int sig) {
+    const char* abbrev = sigabbrev_np(sig);
+    return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
+Limits check_file(const std::string& file, const std::string& what) {
     struct stat st {};
     if (::stat(file.c_str(), &st) != 0)
         throw DataError(file + ": " + (errno == ENOENT ? std::string("no such file") : std::strerror(errno)));
@@ -91,7 +92,11 @@ std::vector<unsigned char> run_reader(const std::string& file, const std::string
     if (!S_ISREG(st.st_mode)) throw DataError(file + ": not a regular file");
     if (::access(file.c_str(), R_OK) != 0) throw DataError(file + ": not readable (permission)");
     if (st.st_size == 0) throw DataError(file + ": " + what + " (the file is empty)");
-    const Limits lim = limits_for(std::uint64_t(st.st_size));
+    return limits_for(std::uint64_t(st.st_size));
+}
+
+int start_reader(const std::string& file, const Limits& lim, std::vector<std::string> args, int in_fd,
+                   int out_fd) {
     std::string why;
     const std::string helper = reader_path(&why);
     if (helper.empty()) throw DataError(file + ": cannot read it: " + why);
@@ -118,14 +123,15 @@ std::vector<unsigned char> run_reader(const std::string& file, const std::string
     for (auto& e : env_store) envp.push_back(e.data());
     envp.push_back(nullptr);
 
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) throw DataError(file + ": cannot read it: no pipe (" + std::strerror(errno) + ")");
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+    if (in_fd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+    else
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     if (!keep_stderr()) posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
     // the child starts with default signal handling and nothing blocked, whatever the program set
     sigset_t all, none;
@@ -138,11 +144,27 @@ std::vector<unsigned char> run_reader(const std::string& file, const std::string
     const int rc = ::posix_spawn(&pid, helper.c_str(), &fa, &attr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
-    ::close(fds[1]);
-    if (rc != 0) {
+    if (rc != 0) throw DataError(file + ": cannot read it: cannot start " + helper + " (" + std::strerror(rc) + ")");
+    return pid;
+}
+
+namespace {
+
+std::vector<unsigned char> run_reader(const std::string& file, const std::string& what,
+                                      std::vector<std::string> args) {
+    const Limits lim = check_file(file, what);
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw DataError(file + ": cannot read it: no pipe (" + std::strerror(errno) + ")");
+    pid_t pid = -1;
+    try {
+        pid = start_reader(file, lim, args, -1, fds[1]);
+    } catch (...) {
         ::close(fds[0]);
-        throw DataError(file + ": cannot read it: cannot start " + helper + " (" + std::strerror(rc) + ")");
+        ::close(fds[1]);
+        throw;
     }
+    ::close(fds[1]);
+    const std::string helper = reader_path();
 
     // Whatever ends this function early (bad_alloc while collecting the answer) must not leave the
     // child blocked on a full pipe forever, nor its pipe open.
@@ -200,7 +222,7 @@ std::vector<unsigned char> run_reader(const std::string& file, const std::string
     if (how == late || !exited)
         throw DataError(file + ": reading did not finish in " + std::to_string(lim.seconds) +
                         " s (XGRAD_READ_SECONDS): the file is damaged or too big");
-    const bool image = args.size() > 3 && args[3] == "image";
+    const bool image = !args.empty() && args[0] == "image";
     const std::string reader = image ? "the image decoder" : "the HDF5 library";
     if (WIFSIGNALED(status)) {
         const int sig = WTERMSIG(status);

@@ -80,4 +80,14 @@ Limits limits_for(std::uint64_t file_bytes);
 // The helper's path; "" when it cannot be found (`why` says where it looked).
 std::string reader_path(std::string* why = nullptr);
 
+// For readers of their own (stream.cpp): `file` must be a readable, non-empty regular file (a
+// DataError "<file>: ..." otherwise, `what` said for an empty one); returns its limits.
+Limits check_file(const std::string& file, const std::string& what);
+// Starts the helper with `args` after its limits, its stdin `in_fd` (-1: /dev/null) and its
+// stdout `out_fd`; returns its pid (the caller reaps it). A DataError naming `file` when it
+// cannot be started.
+int start_reader(const std::string& file, const Limits& lim, std::vector<std::string> args, int in_fd, int out_fd);
+// "SIGSEGV" for SIGSEGV
+std::string signal_name(int sig);
+
 }  // namespace xgrad::io::isolated

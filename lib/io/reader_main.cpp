@@ -8,6 +8,11 @@
 //       -D every dataset at the root, -S shapes and types only (no values)
 //   xgrad-read MEMORY_BYTES SECONDS image FILE CHANNELS
 //       a JPEG, PNG or BMP decoded by stb_image to CHANNELS (1..4)
+//   xgrad-read MEMORY_BYTES SECONDS stream FILE X_NAME Y_NAME
+//       a persistent reader of examples (H5StreamSource, stream.cpp): opens the file once, answers
+//       kHeader (or kError) and then, for every request on standard input, the examples asked for
+//       (kBatch) or kError; it ends at the end of its input. No processor-time limit in this mode
+//       (it lives as long as the training): the parent has a wall-clock deadline per request.
 //
 // It checks nothing about what the data means (the library does), only that an allocation
 // fits the memory limit and that a dataset's data can be in the file, before reading it.
@@ -413,6 +418,203 @@ bool write_all(int fd, const unsigned char* p, std::size_t n) {
     return true;
 }
 
+
+// ---- stream mode ---------------------------------------------------------------------------------
+
+bool read_all(int fd, void* p, std::size_t n) {
+    auto* c = static_cast<unsigned char*>(p);
+    while (n > 0) {
+        const ssize_t k = ::read(fd, c, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return false;
+        c += k, n -= std::size_t(k);
+    }
+    return true;
+}
+
+
+struct StreamFile {
+    H5::H5File f;
+    H5::DataSet x, y;
+    std::vector<hsize_t> xdims, ydims;
+    std::uint64_t m = 0, features = 0;
+};
+
+// Opens the file and checks what the examples' layout needs (the values are checked per batch by
+// the library): "" or why not.
+std::string open_stream(StreamFile& s, const std::string& file, const std::string& xn, const std::string& yn) {
+    try {
+        if (!H5::H5File::isHdf5(file.c_str())) return "not an HDF5 file (no HDF5 signature)";
+        s.f.openFile(file.c_str(), H5F_ACC_RDONLY);
+    } catch (const H5::Exception& e) {
+        return with_cause("cannot open as HDF5", e);
+    }
+    for (const auto* name : {&xn, &yn})
+        try {
+            if (!s.f.nameExists(*name)) return "no dataset '" + *name + "'";
+        } catch (const H5::Exception& e) {
+            return with_cause("cannot look up dataset '" + *name + "'", e);
+        }
+    try {
+        s.x = s.f.openDataSet(xn);
+        s.y = s.f.openDataSet(yn);
+        const H5::DataType xt = s.x.getDataType(), yt = s.y.getDataType();
+        const TypeInfo xi = describe(xt), yi = describe(yt);
+        if (xi.cls != wire::kInteger || xi.size != 1 || xi.is_signed)
+            return "dataset '" + xn + "': expected uint8 images, found " + xi.text;
+        if (yi.cls != wire::kInteger) return "dataset '" + yn + "': expected integer labels, found " + yi.text;
+        const H5::DataSpace xs = s.x.getSpace(), ys = s.y.getSpace();
+        const int xr = xs.getSimpleExtentNdims(), yr = ys.getSimpleExtentNdims();
+        if (xr < 2) return "dataset '" + xn + "': expected rank 2 or more (m, ...), found rank " + std::to_string(xr);
+        s.xdims.resize(std::size_t(xr));
+        xs.getSimpleExtentDims(s.xdims.data());
+        if (yr < 1 || yr > 2) return "dataset '" + yn + "': expected shape (m) or (1, m), found rank " + std::to_string(yr);
+        s.ydims.resize(std::size_t(yr));
+        ys.getSimpleExtentDims(s.ydims.data());
+        s.m = s.xdims[0];
+        s.features = 1;
+        for (std::size_t k = 1; k < s.xdims.size(); ++k) {
+            if (s.xdims[k] == 0 || s.features > (std::uint64_t(1) << 40) / s.xdims[k])
+                return "dataset '" + xn + "': example dimensions of 0 or past 2^40 values";
+            s.features *= s.xdims[k];
+        }
+        const std::uint64_t ym = yr == 1 ? s.ydims[0] : s.ydims[1];
+        if ((yr == 2 && s.ydims[0] != 1) || ym != s.m)
+            return "dataset '" + yn + "': expected shape (" + std::to_string(s.m) + ") or (1, " + std::to_string(s.m) +
+                   ") for the " + std::to_string(s.m) + " images";
+        if (s.m == 0) return "dataset '" + xn + "': no examples";
+        const std::string px = stored_problem(file, s.x, s.m * s.features);
+        if (!px.empty()) return "dataset '" + xn + "': " + px;
+        const std::string py = stored_problem(file, s.y, s.m * yi.size);
+        if (!py.empty()) return "dataset '" + yn + "': " + py;
+    } catch (const H5::Exception& e) {
+        return with_cause("cannot read datasets '" + xn + "' and '" + yn + "'", e);
+    }
+    return "";
+}
+
+// The examples idx[0..n) in request order: n·features bytes, then n labels as int64. Runs of
+// consecutive indices (after sorting) are one hyperslab each; XGRAD_STREAM_SELECTION=union makes
+// them one selection (the union of the runs) and one read (measured slower, README).
+void answer(Writer& w, StreamFile& s, const std::string& xn, const std::string& yn,
+            const std::vector<std::uint64_t>& idx, bool union_selection, std::vector<unsigned char>& sorted_x) {
+    const std::size_t n = idx.size();
+    const std::uint64_t F = s.features;
+    for (std::uint64_t i : idx)
+        if (i >= s.m) {
+            w.u8(wire::kError), w.str("example " + std::to_string(i) + " asked for, the file has " + std::to_string(s.m));
+            return;
+        }
+    need(std::uint64_t(n) * F * 2);
+    std::vector<std::uint64_t> u(idx);
+    std::sort(u.begin(), u.end());
+    u.erase(std::unique(u.begin(), u.end()), u.end());
+    sorted_x.resize(std::size_t(u.size() * F));
+    std::vector<long long> labels(u.size());
+    const std::size_t rank = s.xdims.size();
+    std::vector<hsize_t> start(rank, 0), count(s.xdims);
+    try {
+        H5::DataSpace fs = s.x.getSpace();
+        std::size_t done = 0;
+        fs.selectNone();
+        for (std::size_t a = 0; a < u.size();) {
+            std::size_t b = a + 1;
+            while (b < u.size() && u[b] == u[b - 1] + 1) ++b;
+            start[0] = u[a];
+            count[0] = b - a;
+            if (union_selection) {
+                fs.selectHyperslab(H5S_SELECT_OR, count.data(), start.data());
+            } else {
+                fs.selectHyperslab(H5S_SELECT_SET, count.data(), start.data());
+                // the memory space of the selection's own shape: with a flat one HDF5 walks the
+                // selection element by element (measured 30x slower)
+                H5::DataSpace ms(int(rank), count.data());
+                s.x.read(sorted_x.data() + done * F, H5::PredType::NATIVE_UINT8, ms, fs);
+            }
+            done += b - a;
+            a = b;
+        }
+        if (union_selection) {
+            std::vector<hsize_t> all(s.xdims);
+            all[0] = u.size();
+            H5::DataSpace ms(int(rank), all.data());
+            s.x.read(sorted_x.data(), H5::PredType::NATIVE_UINT8, ms, fs);
+        }
+        // the labels: one point per example
+        H5::DataSpace ys = s.y.getSpace();
+        std::vector<hsize_t> coords;
+        for (std::uint64_t i : u) {
+            if (s.ydims.size() == 2) coords.push_back(0);
+            coords.push_back(i);
+        }
+        ys.selectElements(H5S_SELECT_SET, u.size(), coords.data());
+        const hsize_t ln = u.size();
+        H5::DataSpace lm(1, &ln);
+        s.y.read(labels.data(), H5::PredType::NATIVE_LLONG, lm, ys);
+    } catch (const H5::Exception& e) {
+        if (errno == ENOMEM) throw TooBig{0};
+        w.u8(wire::kError), w.str(with_cause("cannot read examples of datasets '" + xn + "' and '" + yn + "'", e));
+        return;
+    }
+    w.u8(wire::kBatch);
+    w.u64(n);
+    // feature-major, as the columns of X [features, n]: the transpose is done here, in the
+    // reader's process, so that the library's conversion to T is one sequential pass. In tiles of
+    // 64 examples x 256 features, which the cache holds.
+    unsigned char* out = w.grow(std::size_t(n * F));
+    std::vector<long long> lab(n);
+    std::vector<std::size_t> at(n);
+    for (std::size_t j = 0; j < n; ++j) {
+        at[j] = std::size_t(std::lower_bound(u.begin(), u.end(), idx[j]) - u.begin());
+        lab[j] = labels[at[j]];
+    }
+    for (std::size_t j0 = 0; j0 < n; j0 += 64) {
+        const std::size_t j1 = std::min<std::size_t>(n, j0 + 64);
+        for (std::size_t i0 = 0; i0 < F; i0 += 256) {
+            const std::size_t i1 = std::min<std::size_t>(F, i0 + 256);
+            for (std::size_t j = j0; j < j1; ++j) {
+                const unsigned char* src = sorted_x.data() + at[j] * F;
+                for (std::size_t i = i0; i < i1; ++i) out[i * n + j] = src[i];
+            }
+        }
+    }
+    w.raw(lab.data(), n * sizeof(long long));
+}
+
+int run_stream(const std::string& file, const std::string& xn, const std::string& yn) {
+    StreamFile s;
+    const char* sel = std::getenv("XGRAD_STREAM_SELECTION");
+    const bool union_selection = sel && std::string(sel) == "union";
+    Writer w;
+    const std::string problem = open_stream(s, file, xn, yn);
+    if (!problem.empty()) {
+        w.u8(wire::kError), w.str(problem), w.u8(wire::kEnd);
+        return write_all(1, w.buf.data(), w.buf.size()) ? 0 : 3;
+    }
+    w.u8(wire::kHeader), w.u64(s.m), w.u64(s.features), w.u32(std::uint32_t(s.xdims.size() - 1));
+    for (std::size_t k = 1; k < s.xdims.size(); ++k) w.u64(s.xdims[k]);
+    if (!write_all(1, w.buf.data(), w.buf.size())) return 3;
+    std::vector<std::uint64_t> idx;
+    std::vector<unsigned char> sorted_x;
+    for (;;) {
+        std::uint64_t n = 0;
+        if (!read_all(0, &n, sizeof n)) return 0;  // the parent is done
+        if (n == 0 || n > s.m * 4) return 4;      // not a request of the library's
+        idx.resize(std::size_t(n));
+        if (!read_all(0, idx.data(), std::size_t(n) * sizeof(std::uint64_t))) return 0;
+        w.buf.clear();
+        try {
+            answer(w, s, xn, yn, idx, union_selection, sorted_x);
+        } catch (const TooBig& t) {
+            w.buf.clear();
+            w.u8(wire::kMemory), w.u64(t.bytes);
+        } catch (const std::bad_alloc&) {
+            w.buf.clear();
+            w.u8(wire::kMemory), w.u64(0);
+        }
+        if (!write_all(1, w.buf.data(), w.buf.size())) return 3;
+    }
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -432,11 +634,17 @@ int main(int argc, char** argv) {
     ::setrlimit(RLIMIT_AS, &as);
 #endif
     // processor time, a backstop: the parent's deadline (wall-clock) comes first
-    const rlimit cpu{rlim_t(seconds + 1), rlim_t(seconds + 2)};
-    ::setrlimit(RLIMIT_CPU, &cpu);
-    H5::Exception::dontPrint();
-
     const std::string mode = argv[3], file = argv[4];
+    if (mode != "stream") {
+        const rlimit cpu{rlim_t(seconds + 1), rlim_t(seconds + 2)};
+        ::setrlimit(RLIMIT_CPU, &cpu);
+    }
+    H5::Exception::dontPrint();
+    if (mode == "stream") {
+        if (argc != 7) return 64;
+        const std::string xn = argv[5], yn = argv[6];
+        ::_exit(run_stream(file, xn, yn));
+    }
     Writer w;
     try {
         if (mode == "h5") {

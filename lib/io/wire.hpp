@@ -11,6 +11,11 @@
 //   kError     the file as a whole could not be read: str text ("cannot open as HDF5: ...")
 //   kMemory    u64 bytes: reading needs more memory than the limit allows
 //   kImage     u32 width, u32 height, u32 channels, u64 bytes, the pixels
+//   kHeader    (stream mode) u64 examples, u64 features, u32 rank, u64 dims[rank] of one example
+//   kBatch     (stream mode) u64 n, n·features bytes (feature-major: byte i·n + j is value i of the
+//              j-th example asked for), n int64 labels
+// In stream mode the parent's requests are u64 n + n u64 example indices; each is answered by one
+// kBatch, kError or kMemory record (no kEnd).
 // (str = u32 length + bytes). The reader of a stream trusts no length: every one is checked
 // against what was received.
 #include <cstdint>
@@ -20,7 +25,7 @@
 
 namespace xgrad::io::wire {
 
-enum Tag : std::uint8_t { kItem = 'I', kName = 'N', kError = 'E', kMemory = 'M', kImage = 'P', kEnd = 'Z' };
+enum Tag : std::uint8_t { kItem = 'I', kName = 'N', kError = 'E', kMemory = 'M', kImage = 'P', kHeader = 'H', kBatch = 'B', kEnd = 'Z' };
 enum Class : std::uint8_t { kInteger = 0, kFloat = 1, kString = 2, kOther = 3 };
 
 class Writer {

@@ -496,6 +496,21 @@ void ProgressLine::update(long long done, double cost) {
     shown_ = true;
 }
 
+void ProgressLine::update_part(long long done, std::size_t examples, std::size_t per_unit) {
+    if (!enabled_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    const double secs = std::chrono::duration<double>(now - start_).count();
+    const double seen = double(done) * double(per_unit) + double(examples);
+    const double rate = secs > 0 ? seen / secs : 0;
+    const double eta = rate > 0 ? (double(total_) * double(per_unit) - seen) / rate : 0;
+    std::printf("\r  %s %lld/%lld  examples %zu/%zu  %.0f ex/s  ETA %.1fs\033[K", unit_.c_str(), done + 1, total_,
+                examples, per_unit, rate, eta);
+    std::fflush(stdout);
+    shown_ = true;
+}
+
 void ProgressLine::clear() {
     if (!enabled_ || !shown_) return;
     std::printf("\r\033[K");

@@ -233,6 +233,10 @@ public:
     ProgressLine(bool enabled, long long total, std::string unit = "epoch");
     // `done` of `total` units finished, the last one's cost.
     void update(long long done, double cost);
+    // Within a long unit (an epoch of many batches, Trainer::set_progress): `done` units finished
+    // and `examples` of the next one's `per_unit` examples; shows examples per second and the time
+    // left for all `total` units: "  iteration 3/10  examples 3072/10240  2210 ex/s  ETA 29.1s".
+    void update_part(long long done, std::size_t examples, std::size_t per_unit);
     // Removes the status line, so that a permanent line can be printed in its place.
     void clear();
 
