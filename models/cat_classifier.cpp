@@ -196,8 +196,8 @@ io::CatData<T> load(const TrainOptions& o, const Plan& p) {
 
 // The training set streamed from its file (--stream, or when it would not fit in memory: one
 // line on stderr says so), or null to load it. Decided from the file's size: the in-memory matrix
-// takes sizeof(T) per byte of uint8 pixels (plus the pixels while loading). A full batch is computed
-// in chunks of 256 columns; a mini-batch whole (as in memory, so that the results are the same).
+// takes sizeof(T) per byte of uint8 pixels (plus the pixels while loading). The Trainer computes a
+// full batch in the source's chunks of 256 columns, a mini-batch whole (as in memory: the same results).
 template <class T>
 std::shared_ptr<io::H5StreamSource<T>> streaming_source(const TrainOptions& o) {
     const std::string file = data_dir(o.data) + "/train_catvnoncat.h5";
@@ -211,9 +211,7 @@ std::shared_ptr<io::H5StreamSource<T>> streaming_source(const TrainOptions& o) {
                      kProgram, (unsigned long long)((bytes * sizeof(T)) >> 20), o.dtype.c_str(),
                      (unsigned long long)(have >> 20), file.c_str());
     }
-    io::StreamOptions so;
-    if (o.mini_batch_size > 0) so.chunk_columns = std::max<std::size_t>(so.chunk_columns, std::size_t(o.mini_batch_size));
-    return std::make_shared<io::H5StreamSource<T>>(file, so);
+    return std::make_shared<io::H5StreamSource<T>>(file);
 }
 
 // With the training set streamed: only the test set is loaded; the training file gives the

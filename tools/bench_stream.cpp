@@ -73,9 +73,7 @@ int run(const std::string& file, const std::vector<std::size_t>& batches, int ep
     for (std::size_t b : batches) {  // streamed first: its peak memory is not the in-memory one's
         TrainConfig cfg;
         cfg.mini_batch_size = b;
-        io::StreamOptions so;
-        so.chunk_columns = std::max<std::size_t>(so.chunk_columns, b);  // a batch computed whole, as in memory
-        auto src = std::make_shared<io::H5StreamSource<T>>(file, so);
+        auto src = std::make_shared<io::H5StreamSource<T>>(file);  // a mini-batch is computed whole
         m = src->examples();
         Trainer<T> t(spec, init, src, cfg);
         streamed.push_back(time_epochs(t, epochs));

@@ -213,9 +213,11 @@ std::size_t widest_part(std::size_t batch, std::size_t chunk, int processes) {
 }
 
 template <class T>
-std::size_t chunk_for(const TrainConfig& c, const DataSource<T>* s) {
+std::size_t chunk_for(const TrainConfig& c, const DataSource<T>* s, std::size_t batch, std::size_t m) {
     if (c.chunk_columns > 0) return c.chunk_columns;
-    if (s && s->streams() && s->chunk_columns() > 0) return s->chunk_columns();
+    // a streamed full batch in the source's chunks, so that memory does not grow with m; a
+    // mini-batch whole (its size bounds the memory), as in memory: the same results bit for bit
+    if (s && s->streams() && batch == m && s->chunk_columns() > 0) return s->chunk_columns();
     return std::numeric_limits<std::size_t>::max();
 }
 }  // namespace
@@ -228,7 +230,7 @@ Trainer<T>::Trainer(const MlpSpec& spec, const Params<T>& init, Matrix<T> X, Mat
                   : std::make_shared<MemorySource<T>>(std::move(X), std::move(Y))),
       m_(source_ ? source_->examples() : X.shape()[1]),
       batch_(batch_size(config_.mini_batch_size, m_)),
-      chunk_(chunk_for<T>(config_, source_.get())),
+      chunk_(chunk_for<T>(config_, source_.get(), batch_, m_)),
       net_(spec, init,
            source_ ? Matrix<T>(xt::zeros<T>({source_->features(), widest_part(batch_, chunk_, 1)})) : std::move(X),
            source_ ? Matrix<T>(xt::zeros<T>({source_->label_rows(), widest_part(batch_, chunk_, 1)})) : std::move(Y),
@@ -247,7 +249,7 @@ Trainer<T>::Trainer(const MlpSpec& spec, const Params<T>& init, std::shared_ptr<
       group_(group),
       m_(source_->examples()),
       batch_(batch_size(config_.mini_batch_size, m_)),
-      chunk_(chunk_for<T>(config_, source_.get())),
+      chunk_(chunk_for<T>(config_, source_.get(), batch_, m_)),
       net_(spec, init,
            Matrix<T>(xt::zeros<T>({source_->features(), widest_part(batch_, chunk_, group ? group->size() : 1)})),
            Matrix<T>(xt::zeros<T>({source_->label_rows(), widest_part(batch_, chunk_, group ? group->size() : 1)})),

@@ -42,7 +42,8 @@ public:
     // True when the examples are not held in memory: a full-batch Trainer then works through the
     // batch in chunks of chunk_columns() (the gradients accumulated), so memory does not grow with m.
     virtual bool streams() const { return false; }
-    // For a streaming source: the columns per chunk it prefers (memory ~ 2 chunks of X).
+    // For a streaming source: the columns per chunk of a full batch (memory ~ 2 chunks of X;
+    // mini-batches are computed whole).
     virtual std::size_t chunk_columns() const { return 0; }
 };
 

@@ -98,8 +98,8 @@ struct TrainConfig {
     // np.random.rand(n_l, batch) for each dropout layer in order (over the whole batch, also when
     // it is computed in chunks or by several processes: the masks do not depend on either).
     std::uint32_t dropout_seed = 1;
-    // Columns computed at once. 0: the whole batch (or this process's share of it), except from a
-    // streaming source, which chooses (DataSource::chunk_columns). A batch wider than this is done
+    // Columns computed at once. 0: the whole batch (or this process's share of it), except a full
+    // batch from a streaming source, which it computes in the source's chunk_columns(). A batch wider than this is done
     // in chunks whose gradients are accumulated, weighted by their widths, before the one step.
     std::size_t chunk_columns = 0;
 };
