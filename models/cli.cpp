@@ -122,7 +122,11 @@ void check_same_settings(const std::string& file,
 }
 
 int run(const char* program, CLI::App& app, int argc, char** argv, const std::function<int()>& body,
-        const std::string& memory_hint) {
+        const std::string& memory_hint, const std::function<void(const std::string&)>& report) {
+    auto say = [&](const std::string& line) {
+        if (report) return report(line);
+        std::fprintf(stderr, "%s\n", line.c_str());
+    };
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -130,19 +134,18 @@ int run(const char* program, CLI::App& app, int argc, char** argv, const std::fu
     } catch (const CLI::CallForAllHelp& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        std::fprintf(stderr, "%s: %s (see %s --help)\n", program, e.what(), program);
+        say(std::string(program) + ": " + e.what() + " (see " + program + " --help)");
         return 2;
     }
     try {
         return body();
     } catch (const std::bad_alloc&) {
         std::fflush(stdout);
-        std::fprintf(stderr, "%s: not enough memory for this run%s\n", program,
-                     memory_hint.empty() ? "" : (" " + memory_hint).c_str());
+        say(std::string(program) + ": not enough memory for this run" + (memory_hint.empty() ? "" : " " + memory_hint));
         return 2;
     } catch (const std::exception& e) {
         std::fflush(stdout);
-        std::fprintf(stderr, "%s: %s\n", program, e.what());
+        say(std::string(program) + ": " + e.what());
         return 2;
     }
 }
