@@ -4,7 +4,9 @@
 // one buffer, waiting for the slowest process included), and the bytes reduced per step.
 //
 //   seed:   [12288,20,7,5,1], m = 209 random examples, full batch (one step per epoch)
-//   large:  the same network, m = 16384 random examples, mini-batches of 1024 (16 steps per epoch)
+//   large:  the same network, m = 16384 random examples, mini-batches of 1024 (16 steps per epoch),
+//           the examples stored one after another (ExampleMajorSource)
+//   large-mem: the same from a MemorySource ([features, m]: a strided gather per batch)
 //
 // Random data (a fast generator: the numbers do not matter for the time), f64. Rank 0 prints one
 // line per case: "case N threads ms/step compute_ms allreduce_ms bytes/step".
@@ -36,15 +38,51 @@ Matrix<double> random_matrix(std::size_t rows, std::size_t cols, std::uint64_t s
     return a;
 }
 
+// Examples stored one after another ([m, features], row-major): fetching a batch reads each
+// example's features contiguously. MemorySource keeps X as [features, m], so its gather of a
+// mini-batch reads one value per cache line of a 16384-wide matrix: with 12288 features that
+// gather is bound by memory bandwidth, which the processes of one machine share (the "large-mem"
+// row).
+class ExampleMajorSource final : public DataSource<double> {
+public:
+    ExampleMajorSource(std::size_t features, std::size_t m)
+        : n_x_(features), m_(m), X_(random_matrix(m, features, 1, false)), Y_(random_matrix(1, m, 2, true)) {}
+    std::size_t examples() const override { return m_; }
+    std::size_t features() const override { return n_x_; }
+    std::size_t label_rows() const override { return 1; }
+    void fetch(const std::size_t* idx, std::size_t n, Matrix<double>& X, Matrix<double>& Y) override {
+        if (X.shape()[0] != n_x_ || X.shape()[1] != n) X.resize({n_x_, n});
+        if (Y.shape()[0] != 1 || Y.shape()[1] != n) Y.resize({std::size_t(1), n});
+        // in blocks of 64 features, so that the writes into [features, n] stay in cache
+        for (std::size_t i0 = 0; i0 < n_x_; i0 += 64) {
+            const std::size_t i1 = std::min(n_x_, i0 + 64);
+            for (std::size_t j = 0; j < n; ++j) {
+                const double* src = X_.data() + idx[j] * n_x_;
+                for (std::size_t i = i0; i < i1; ++i) X.data()[i * n + j] = src[i];
+            }
+        }
+        for (std::size_t j = 0; j < n; ++j) Y.data()[j] = Y_.data()[idx[j]];
+    }
+
+private:
+    std::size_t n_x_, m_;
+    Matrix<double> X_, Y_;
+};
+
 struct Result {
     double step_ms = 0, allreduce_ms = 0;
     double bytes = 0;
 };
 
-Result time_case(dist::Context& mpi, std::size_t m, std::size_t batch, int epochs, int threads) {
+Result time_case(dist::Context& mpi, std::size_t m, std::size_t batch, int epochs, int threads,
+                 bool example_major = false) {
     MlpSpec spec({12288, 20, 7, 5, 1}, {"relu", "relu", "relu", "sigmoid"});
-    auto source = std::make_shared<MemorySource<double>>(random_matrix(12288, m, 1, false),
-                                                         random_matrix(1, m, 2, true));
+    std::shared_ptr<DataSource<double>> source;
+    if (example_major)
+        source = std::make_shared<ExampleMajorSource>(12288, m);
+    else
+        source = std::make_shared<MemorySource<double>>(random_matrix(12288, m, 1, false),
+                                                        random_matrix(1, m, 2, true));
     TrainConfig cfg;
     cfg.mini_batch_size = batch;
     dist::MpiCollective<double> group(mpi);
@@ -88,16 +126,19 @@ int main(int argc, char** argv) {
         dist::Context mpi(&argc, &argv);
         if (threads <= 0) threads = mpi.default_threads();
         if (mpi.rank() == 0)
-            std::printf("%-6s %3s %8s %10s %11s %13s %12s\n", "case", "N", "threads", "ms/step", "compute_ms",
+            std::printf("%-9s %3s %8s %10s %11s %13s %12s\n", "case", "N", "threads", "ms/step", "compute_ms",
                         "allreduce_ms", "bytes/step");
         auto row = [&](const char* name, const Result& r) {
             if (mpi.rank() == 0)
-                std::printf("%-6s %3d %8d %10.3f %11.3f %13.3f %12.0f\n", name, mpi.size(), threads, r.step_ms,
+                std::printf("%-9s %3d %8d %10.3f %11.3f %13.3f %12.0f\n", name, mpi.size(), threads, r.step_ms,
                             r.step_ms - r.allreduce_ms, r.allreduce_ms, r.bytes);
             std::fflush(stdout);
         };
         if (which != "large") row("seed", time_case(mpi, 209, 0, seed_epochs, threads));
-        if (which != "seed") row("large", time_case(mpi, 16384, 1024, large_epochs, threads));
+        if (which != "seed") {
+            row("large", time_case(mpi, 16384, 1024, large_epochs, threads, true));
+            row("large-mem", time_case(mpi, 16384, 1024, large_epochs, threads));
+        }
         mpi.finish(-1);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "xgrad_bench_dist: %s\n", e.what());
