@@ -6,6 +6,11 @@
 //   cat_classifier predict --model M [--data DIR]   prints the saved model's test accuracy
 //
 // Every error ends the program with one line "cat_classifier: <message>" on stderr and exit code 2.
+//
+// Under mpirun (mpirun -np N cat_classifier train ...) the N processes train one model together:
+// each computes its share of every batch's columns and the gradients are summed (xgrad::dist); the
+// process of rank 0 alone prints, writes the model, the pictures and the checkpoints. Without
+// mpirun MPI is never initialised.
 
 #include <chrono>
 #include <cmath>
@@ -17,6 +22,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <csignal>
 
 #include <unistd.h>
 
@@ -30,6 +37,9 @@
 #include "xgrad/io/text.hpp"
 #include "xgrad/nn/mlp.hpp"
 #include "xgrad/nn/train.hpp"
+#if defined(XGRAD_HAVE_DIST)
+#include "xgrad/dist/dist.hpp"
+#endif
 
 #ifndef XGRAD_DEFAULT_DATA_DIR
 #define XGRAD_DEFAULT_DATA_DIR "../shared/datasets/catvnoncat"
@@ -67,6 +77,13 @@ struct TrainOptions {
     std::string out = "out";
     bool quiet = false;
     bool stream = false;  // read the training examples from the file batch by batch
+    int threads = 0;  // 0: all cores, or under mpirun the cores / processes on this machine
+    // The job (set by main, not options): this process's rank among `processes`, and the sum
+    // across them (a Collective<double> or Collective<float>, matching --dtype; null: alone).
+    int rank = 0, processes = 1;
+    void* group = nullptr;
+    bool under_mpirun = false;  // (mpirun gives every process a terminal: no progress line there)
+    bool lead() const { return rank == 0; }
 };
 
 struct PredictOptions {
@@ -206,7 +223,8 @@ std::shared_ptr<io::H5StreamSource<T>> streaming_source(const TrainOptions& o) {
         const std::uint64_t bytes = std::filesystem::file_size(file, ec);
         const std::uint64_t have = available_memory();
         if (ec || have == 0 || bytes * (sizeof(T) + 1) <= have) return nullptr;
-        std::fprintf(stderr, "%s: the training set (%llu MiB as %s) does not fit in the available memory (%llu MiB), "
+        if (o.lead())
+            std::fprintf(stderr, "%s: the training set (%llu MiB as %s) does not fit in the available memory (%llu MiB), "
                              "streaming it from %s\n",
                      kProgram, (unsigned long long)((bytes * sizeof(T)) >> 20), o.dtype.c_str(),
                      (unsigned long long)(have >> 20), file.c_str());
@@ -242,17 +260,27 @@ template <class T>
 std::unique_ptr<Trainer<T>> start(const TrainOptions& o, const Plan& p, io::CatData<T>& data,
                                   std::shared_ptr<io::H5StreamSource<T>> stream, std::vector<double>& costs) {
     const Params<T> init = init_params<T>(p.spec, p.init, o.seed, o.init_scale);
-    auto trainer = stream ? std::make_unique<Trainer<T>>(p.spec, init, std::move(stream), p.config)
-                          : std::make_unique<Trainer<T>>(p.spec, init, std::move(data.train.X),
-                                                         std::move(data.train.Y), p.config);
+    std::unique_ptr<Trainer<T>> trainer;
+    // several processes: each computes its share of every batch (the same source, streamed or not)
+    auto* group = static_cast<Collective<T>*>(o.group);
+    if (stream) {
+        trainer = std::make_unique<Trainer<T>>(p.spec, init, std::move(stream), p.config, group);
+    } else if (group) {
+        auto source = std::make_shared<MemorySource<T>>(std::move(data.train.X), std::move(data.train.Y));
+        trainer = std::make_unique<Trainer<T>>(p.spec, init, std::move(source), p.config, group);
+    } else {
+        trainer = std::make_unique<Trainer<T>>(p.spec, init, std::move(data.train.X), std::move(data.train.Y),
+                                               p.config);
+    }
     trainer->net().tape().set_check_finite(o.anomaly_check);
+    if (o.threads > 0) trainer->net().tape().set_threads(o.threads);
     costs.reserve(std::size_t(o.iterations));
     if (!o.resume.empty()) {
         io::Checkpoint<T> c = io::load_checkpoint<T>(o.resume);
         cli::check_same_settings(o.resume, c.settings, p.settings);
         trainer->restore(c.state);
         costs = std::move(c.costs);
-        if (!o.quiet) std::printf("resumed from %s after iteration %lld\n", o.resume.c_str(),
+        if (!o.quiet && o.lead()) std::printf("resumed from %s after iteration %lld\n", o.resume.c_str(),
                                   (long long)costs.size() - 1);
     }
     return trainer;
@@ -277,15 +305,15 @@ EpochLoopResult train_loop(const TrainOptions& o, const Plan& p, Trainer<T>& tra
     EpochLoop loop;
     loop.epochs = o.iterations;
     loop.unit = "iteration";
-    loop.progress = cli::show_progress(o.quiet);
-    loop.print_every = o.quiet ? 0 : o.print_every;
+    loop.progress = !o.under_mpirun && cli::show_progress(o.quiet);
+    loop.print_every = o.quiet || !o.lead() ? 0 : o.print_every;
     loop.print = [](long long i, double cost) { std::printf("after iteration of %lld cost:%f\n", i, cost); };
     loop.after = [&](long long i, double cost) {
         const Params<T> now = trainer.net().params();
         if (!all_finite(now)) throw NumericError("the update made a parameter NaN or Inf");
         costs.push_back(cost);
         good = now;
-        if (o.checkpoint_every > 0 && (i + 1) % o.checkpoint_every == 0 && i + 1 < o.iterations) {
+        if (o.lead() && o.checkpoint_every > 0 && (i + 1) % o.checkpoint_every == 0 && i + 1 < o.iterations) {
             io::Checkpoint<T> c;
             c.state = trainer.state();
             c.settings = p.settings;
@@ -391,6 +419,7 @@ template <class T>
 int save_stopped(const TrainOptions& o, const Plan& p, const io::CatData<T>& data, const Trainer<T>& trainer,
                  const Params<T>& good, const std::vector<double>& costs, const EpochLoopResult& run) {
     const long long i = run.epochs_done;
+    if (!o.lead()) return 3;  // (the same stop on every process: the costs are the job's)
     const std::string what = "iteration " + std::to_string(i) + ": " + run.error;
     save(o, p, data, trainer.net(), good, i, costs.empty() ? NAN : costs.back(), what);
     std::fflush(stdout);
@@ -403,8 +432,9 @@ int save_stopped(const TrainOptions& o, const Plan& p, const io::CatData<T>& dat
 // One pass over the training data with the trained parameters and dropout off: the final cost
 // (not the last printed, pre-update one) and the train accuracy; then the test accuracy.
 template <class T>
-Evaluation report_accuracies(Trainer<T>& trainer, const io::ImageSet<T>& test) {
-    const Evaluation fit = trainer.evaluate();
+Evaluation report_accuracies(const TrainOptions& o, Trainer<T>& trainer, const io::ImageSet<T>& test) {
+    const Evaluation fit = trainer.evaluate();  // (every process: a collective sum)
+    if (!o.lead()) return fit;
     std::printf("train accuracy: %s\n", cli::py_float(fit.accuracy).c_str());
     std::printf("test accuracy: %s\n", cli::py_float(trainer.net().accuracy(test.X, test.Y)).c_str());
     std::fflush(stdout);
@@ -414,7 +444,7 @@ Evaluation report_accuracies(Trainer<T>& trainer, const io::ImageSet<T>& test) {
 template <class T>
 int train(const TrainOptions& o) {
     const Plan p = plan(o);
-    cli::prepare_out(o.out);
+    if (o.lead()) cli::prepare_out(o.out);
     std::shared_ptr<io::H5StreamSource<T>> stream = streaming_source<T>(o);
     io::CatData<T> data = stream ? load_streamed<T>(o, p, *stream) : load<T>(o, p);
     std::vector<double> costs;
@@ -423,9 +453,10 @@ int train(const TrainOptions& o) {
     Params<T> good;
     const EpochLoopResult run = train_loop(o, p, *trainer, costs, good);
     if (run.stopped) return save_stopped(o, p, data, *trainer, good, costs, run);
-    if (!o.quiet) std::printf("training seconds: %.3f\n", run.seconds);
+    if (!o.quiet && o.lead()) std::printf("training seconds: %.3f\n", run.seconds);
 
-    const Evaluation fit = report_accuracies(*trainer, data.test);
+    const Evaluation fit = report_accuracies(o, *trainer, data.test);
+    if (!o.lead()) return 0;
     const Mlp<T>& net = trainer->net();
     save(o, p, data, net, net.params(), o.iterations, fit.cost, "");
     // the finished model supersedes the checkpoint
@@ -508,6 +539,72 @@ int predict(const PredictOptions& o) {
     std::fflush(stdout);
     return status;
 }
+
+#if defined(XGRAD_HAVE_DIST)
+// ---- a data-parallel job: how its processes end ---------------------------------------------
+
+// mpirun ends the other processes with SIGTERM when one of them dies (kill -9, a crash) or aborts.
+// The process of rank 0 then says so in one line (prepared beforehand: a handler may only write);
+// the others leave quietly. Without --quiet mpirun adds its own banner.
+char g_stop_line[1024];     // rank 0's line when mpirun stops the job
+char g_stop_message[1024];  // ... or the line a failing process sent it (dist::Context::tell_stop)
+volatile std::sig_atomic_t g_stop_quiet = 0;  // set by the process that aborts the job itself
+
+extern "C" void on_sigterm(int) {
+    if (!g_stop_quiet) {
+        const char* line = g_stop_message[0] ? g_stop_message : g_stop_line;
+        ssize_t n = ::write(2, line, std::strlen(line));
+        if (g_stop_message[0]) n = ::write(2, "\n", 1);
+        (void)n;
+    }
+    _exit(143);
+}
+
+void catch_job_stop(dist::Context& mpi, const std::string& out) {
+    if (mpi.rank() == 0) {
+        std::snprintf(g_stop_line, sizeof g_stop_line,
+                      "%s: the job of %d processes was stopped: another process ended without finishing (killed, "
+                      "crashed or aborted); --resume %s continues from the last checkpoint, if one was written\n",
+                      kProgram, mpi.size(), cli::out_file(out, "checkpoint.h5").c_str());
+        mpi.listen_for_stop(g_stop_message, sizeof g_stop_message);
+    }
+    struct sigaction sa {};
+    sa.sa_handler = on_sigterm;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, nullptr);
+}
+
+// The end of a process of a job, with exit code `rc` and the error line it would have printed.
+// Finished normally: wait for the others, MPI_Finalize. An error: when every process ends within a
+// few seconds (they all met the same error: bad options, a missing dataset) rank 0 prints its line
+// and they finish together; otherwise the others wait in a collective that this one will never
+// join, so it prints its line with its rank and aborts the job (mpirun stops them all).
+int end_job(dist::Context& mpi, int rc, const std::string& error) {
+    if (rc == 0) {
+        mpi.finish(-1);
+        return 0;
+    }
+    std::fflush(stdout);
+    if (mpi.finish(3.0)) {
+        if (mpi.rank() == 0 && !error.empty()) std::fprintf(stderr, "%s\n", error.c_str());
+        return rc;
+    }
+    std::string line = error.empty() ? std::string(kProgram) + ": stopped (exit code " + std::to_string(rc) + ")" : error;
+    const std::string prefix = std::string(kProgram) + ": ";
+    if (line.compare(0, prefix.size(), prefix) == 0) line = line.substr(prefix.size());
+    g_stop_quiet = 1;
+    line = prefix + "process " + std::to_string(mpi.rank()) + " of " + std::to_string(mpi.size()) + ": " + line +
+           "; the job was stopped";
+    // Rank 0 prints it when mpirun stops it (one line for the job); rank 0 itself prints it here.
+    if (mpi.rank() == 0) {
+        std::fprintf(stderr, "%s\n", line.c_str());
+        std::fflush(stderr);
+    } else {
+        mpi.tell_stop(line);
+    }
+    mpi.abort(rc);
+}
+#endif
 
 }  // namespace
 
@@ -594,6 +691,9 @@ int main(int argc, char** argv) {
     tr->add_flag("--stream", t.stream,
                  "read the training examples from train_catvnoncat.h5 batch by batch instead of loading them "
                  "(automatic when they would not fit in memory)");
+    tr->add_option("--threads", t.threads,
+                   "threads per process (default: all cores; under mpirun the cores / processes on this machine)")
+        ->check(CLI::Range(1, 4096));
 
     PredictOptions p;
     CLI::App* pr = app.add_subcommand(
@@ -605,11 +705,43 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::Range(0, 17));
 
-    return cli::run(
-        kProgram, app, argc, argv,
-        [&] {
-            if (tr->parsed()) return t.dtype == "f32" ? train<float>(t) : train<double>(t);
-            return predict(p);
-        },
-        "(are --layers or the data far larger than meant?)");
+    auto body = [&] {
+        if (tr->parsed()) return t.dtype == "f32" ? train<float>(t) : train<double>(t);
+        return predict(p);
+    };
+    const char* const hint = "(are --layers or the data far larger than meant?)";
+#if defined(XGRAD_HAVE_DIST)
+    // Only a process started by mpirun initialises MPI: plain runs (and valgrind) never do.
+    if (dist::launched_by_mpirun()) {
+        std::unique_ptr<dist::Context> mpi;
+        try {
+            mpi = std::make_unique<dist::Context>(&argc, &argv);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "%s: %s\n", kProgram, e.what());
+            return 2;
+        }
+        std::string error;
+        dist::MpiCollective<double> group64(*mpi);
+        dist::MpiCollective<float> group32(*mpi);
+        const int rc = cli::run(
+            kProgram, app, argc, argv,
+            [&] {
+                if (tr->parsed()) {
+                    t.under_mpirun = true;
+                    t.rank = mpi->rank();
+                    t.processes = mpi->size();
+                    if (t.processes > 1)
+                        t.group = t.dtype == "f32" ? static_cast<void*>(&group32) : static_cast<void*>(&group64);
+                    if (t.threads == 0) t.threads = mpi->default_threads();
+                    catch_job_stop(*mpi, t.out);
+                } else if (mpi->rank() != 0) {
+                    return 0;  // predict: one process is enough
+                }
+                return body();
+            },
+            hint, [&](const std::string& line) { error = line; });
+        return end_job(*mpi, rc, error);
+    }
+#endif
+    return cli::run(kProgram, app, argc, argv, body, hint);
 }

@@ -125,10 +125,15 @@ void check_same_settings(const std::string& file,
 }
 
 int run(const char* program, CLI::App& app, int argc, char** argv, const std::function<int()>& body,
-        const std::string& memory_hint) {
+        const std::string& memory_hint, const std::function<void(const std::string&)>& report) {
     // A file-size limit (ulimit -f) then fails the write with EFBIG, which the writers report,
     // instead of killing the program half-way through.
     std::signal(SIGXFSZ, SIG_IGN);
+    // one line, whatever text from a file the message quotes
+    auto say = [&](const std::string& line) {
+        if (report) return report(io::printable(line));
+        std::fprintf(stderr, "%s\n", io::printable(line).c_str());
+    };
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -136,7 +141,7 @@ int run(const char* program, CLI::App& app, int argc, char** argv, const std::fu
     } catch (const CLI::CallForAllHelp& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        std::fprintf(stderr, "%s: %s (see %s --help)\n", program, io::printable(e.what()).c_str(), program);
+        say(std::string(program) + ": " + e.what() + " (see " + program + " --help)");
         return 2;
     }
     try {
@@ -152,13 +157,11 @@ int run(const char* program, CLI::App& app, int argc, char** argv, const std::fu
         return code;
     } catch (const std::bad_alloc&) {
         std::fflush(stdout);
-        std::fprintf(stderr, "%s: not enough memory for this run%s\n", program,
-                     memory_hint.empty() ? "" : (" " + memory_hint).c_str());
+        say(std::string(program) + ": not enough memory for this run" + (memory_hint.empty() ? "" : " " + memory_hint));
         return 2;
     } catch (const std::exception& e) {
         std::fflush(stdout);
-        // one line, whatever text from a file the message quotes
-        std::fprintf(stderr, "%s: %s\n", program, io::printable(e.what()).c_str());
+        say(std::string(program) + ": " + e.what());
         return 2;
     }
 }

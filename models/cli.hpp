@@ -58,7 +58,10 @@ void check_same_settings(const std::string& file,
 // Parses the command line and runs `body`: --help prints and exits 0; a parse error, a std::exception
 // or a bad_alloc (with `memory_hint` after "not enough memory for this run") prints one line
 // "<program>: ..." on stderr and returns 2; otherwise body's return value.
+// `report` (when given) receives that line (without its newline) instead of stderr: a process of
+// a data-parallel job decides after the others whether it prints it (one line per job, not per
+// process).
 int run(const char* program, CLI::App& app, int argc, char** argv, const std::function<int()>& body,
-        const std::string& memory_hint = "");
+        const std::string& memory_hint = "", const std::function<void(const std::string&)>& report = {});
 
 }  // namespace xgrad::cli

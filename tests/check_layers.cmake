@@ -1,5 +1,6 @@
 # cmake -P script (ctest: layers_point_down): the library's layers depend only downwards,
-#   core < nn < io < check
+#   core < nn < io < check, and dist (data-parallel over MPI) beside io: it may use core and nn
+#   only, and no other layer uses it
 # Every file under lib/<layer>/ and include/xgrad/<layer>/ (subdirectories too) may include headers
 # of its own layer and of the layers below it, never of one above; core and nn include no HDF5 and
 # no stb header (files are io's business); and lib/CMakeLists.txt links each layer only to layers
@@ -11,6 +12,7 @@ if(NOT SOURCE_DIR OR NOT IS_DIRECTORY "${SOURCE_DIR}/lib")
 endif()
 
 set(layers core nn io check)  # bottom to top
+# dist sits on nn: what it may include and link is core and nn; nothing includes or links it
 set(violations "")
 set(n_files 0)
 
@@ -63,6 +65,44 @@ foreach(layer IN LISTS layers)
   endforeach()
 endforeach()
 
+# dist (lib/dist, include/xgrad/dist; present only in trees that have it, built only with MPI):
+# includes headers of core, nn and its own, no HDF5/stb; and no file of another layer includes it.
+set(dist_files "")
+foreach(root "lib/dist" "include/xgrad/dist")
+  if(IS_DIRECTORY "${SOURCE_DIR}/${root}")
+    file(GLOB_RECURSE found RELATIVE "${SOURCE_DIR}" LIST_DIRECTORIES false "${SOURCE_DIR}/${root}/*")
+    list(APPEND dist_files ${found})
+  endif()
+endforeach()
+set(other_files "")
+foreach(layer IN LISTS layers)
+  foreach(root "lib/${layer}" "include/xgrad/${layer}")
+    file(GLOB_RECURSE found RELATIVE "${SOURCE_DIR}" LIST_DIRECTORIES false "${SOURCE_DIR}/${root}/*")
+    list(APPEND other_files ${found})
+  endforeach()
+endforeach()
+foreach(f IN LISTS dist_files other_files)
+  list(FIND dist_files "${f}" in_dist)
+  file(STRINGS "${SOURCE_DIR}/${f}" incs REGEX "^[ \t]*#[ \t]*include")
+  foreach(line IN LISTS incs)
+    if(NOT line MATCHES "include[ \t]*[<\"]([^>\"]*)[>\"]")
+      continue()
+    endif()
+    set(header "${CMAKE_MATCH_1}")
+    if(in_dist GREATER -1)
+      math(EXPR n_files "${n_files} + 1")
+      if(header MATCHES "^xgrad/(io|check)/|(^|/)\\.\\./(io|check)/")
+        string(APPEND violations "  ${f}: dist includes \"${header}\": dist may use core and nn only\n")
+      endif()
+      if(header MATCHES "(^|/)(H5[A-Za-z0-9_]*\\.h|hdf5[A-Za-z0-9_]*\\.h|stb_[a-z_]+\\.h)$|^stb/")
+        string(APPEND violations "  ${f}: dist includes \"${header}\": only io (and check) may use HDF5 or stb\n")
+      endif()
+    elseif(header MATCHES "^xgrad/dist/|(^|/)\\.\\./dist/")
+      string(APPEND violations "  ${f}: includes \"${header}\" of dist, which no layer may use\n")
+    endif()
+  endforeach()
+endforeach()
+
 # The libraries: target_link_libraries(xgrad_<a> ... xgrad_<b> ...) only with <b> below <a>, and
 # no HDF5 for core or nn.
 file(READ "${SOURCE_DIR}/lib/CMakeLists.txt" cm)
@@ -83,6 +123,15 @@ foreach(link IN LISTS links)
     string(APPEND violations "  lib/CMakeLists.txt: xgrad_${from} links HDF5 or stb: ${link}\n")
   endif()
 endforeach()
+string(REGEX MATCHALL "target_link_libraries\\([ \t\n]*xgrad_dist[^)]*\\)" dist_links "${cm}")
+foreach(link IN LISTS dist_links)
+  if(link MATCHES "xgrad(_|::)(io|check)|hdf5|stb")
+    string(APPEND violations "  lib/CMakeLists.txt: xgrad_dist links more than core and nn: ${link}\n")
+  endif()
+endforeach()
+if(cm MATCHES "target_link_libraries\\([ \t\n]*xgrad_(core|nn|io|check)[^)]*xgrad(_|::)dist")
+  string(APPEND violations "  lib/CMakeLists.txt: a layer links xgrad_dist\n")
+endif()
 foreach(layer IN LISTS layers)
   if(NOT cm MATCHES "xgrad_layer\\(${layer}[ \n]")
     string(APPEND violations "  lib/CMakeLists.txt: no xgrad_layer(${layer} ...)\n")
@@ -98,4 +147,4 @@ endif()
 if(violations)
   message(FATAL_ERROR "dependencies must point down (core < nn < io < check):\n${violations}")
 endif()
-message(STATUS "layers point down: ${n_files} files, core < nn < io < check")
+message(STATUS "layers point down: ${n_files} files, core < nn < io < check, core < nn < dist")

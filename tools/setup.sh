@@ -17,6 +17,7 @@ packages=(
   libstb-dev
   python3-numpy python3-h5py   # the seed program and the h5py check of saved models
   valgrind                     # the memcheck test (tests/run_valgrind.cmake)
+  libopenmpi-dev openmpi-bin   # xgrad::dist, data-parallel training under mpirun, and its tests
 )
 
 # The benchmarks' peers, optional (the library and its tests need none of them; a missing peer is

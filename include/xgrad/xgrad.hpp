@@ -6,6 +6,8 @@
 //   nn     layers, the seed's MLP, initialisers and numpy's random numbers, optimisers, training
 //   io     datasets, models, parameters, checkpoints, images  (HDF5 + stb)
 //   check  gradient checks: finite differences for any tape, and the seed's hand-derived formulas
+//   dist   data-parallel training over MPI (xgrad::dist, built when MPI was found: the target
+//          xgrad::xgrad then defines XGRAD_HAVE_DIST and this header includes it)
 // This header is the user's API of all four; the check layer's test oracles (the hand-derived
 // reference and the MLP's check) are included where they are used.
 #include "xgrad/core/blas.hpp"
@@ -20,3 +22,6 @@
 #include "xgrad/io/io.hpp"
 #include "xgrad/io/parameters.hpp"
 #include "xgrad/check/gradcheck.hpp"
+#if defined(XGRAD_HAVE_DIST)
+#include "xgrad/dist/dist.hpp"
+#endif

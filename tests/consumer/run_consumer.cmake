@@ -66,3 +66,15 @@ foreach(lib libhdf5 libxgrad_nn libxgrad_io libxgrad_core)
   endif()
 endforeach()
 message(STATUS "core_only (xgrad::core alone) loads no HDF5 and no other layer: ${core_output}")
+
+# The dist layer (installed when xgrad was built with MPI): dist_only links xgrad::dist alone,
+# with no MPI flags of its own, and runs.
+file(GLOB dist_lib ${WORK_DIR}/prefix/lib*/libxgrad_dist.so)
+if(dist_lib)
+  execute_process(COMMAND ${WORK_DIR}/build/dist_only
+    RESULT_VARIABLE rc OUTPUT_VARIABLE dist_output ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0 OR NOT dist_output MATCHES "^dist only: 2 columns, first 1, weight 0.4")
+    message(FATAL_ERROR "dist_only (exit ${rc}) printed: ${dist_output}\n${err}")
+  endif()
+  message(STATUS "dist_only (xgrad::dist alone, no MPI flags): ${dist_output}")
+endif()
