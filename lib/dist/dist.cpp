@@ -145,6 +145,18 @@ void Context::tell_stop(const std::string& line, double seconds) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
 }
 
+void init(int* argc, char*** argv) {
+    int on = 0, off = 0;
+    MPI_Initialized(&on);
+    MPI_Finalized(&off);
+    if (off) throw UsageError("dist::init: MPI was finalised already (it cannot be initialised again)");
+    if (!on) check(MPI_Init(argc, argv), "MPI_Init");
+}
+
+void finalize() {
+    if (initialized()) MPI_Finalize();
+}
+
 int rank() {
     if (!initialized()) throw UsageError("dist::rank: MPI is not initialised (make a dist::Context first)");
     int r = 0;
@@ -162,6 +174,16 @@ int size() {
 template <class T>
 MpiCollective<T>::MpiCollective(const Context& context)
     : comm_(context.world()), rank_(context.rank()), size_(context.size()) {}
+
+template <class T>
+MpiCollective<T>::MpiCollective() : comm_(handle(MPI_COMM_WORLD)), rank_(dist::rank()), size_(dist::size()) {}
+
+template <class T>
+void allreduce_gradients(Tape<T>& tape) {
+    MpiCollective<T> world;
+    std::vector<T> buffer;
+    sum_gradients<T>(world, tape, tape.parameters(), nullptr, 0, buffer);
+}
 
 template <class T>
 void MpiCollective<T>::sum(T* values, std::size_t n) {
@@ -197,6 +219,8 @@ void ShardedSource<T>::prefetch(const std::size_t* idx, std::size_t n) {
     if (s.count > 0) whole_->prefetch(idx + s.begin, s.count);
 }
 
+template void allreduce_gradients(Tape<float>&);
+template void allreduce_gradients(Tape<double>&);
 template class MpiCollective<float>;
 template class MpiCollective<double>;
 template class ShardedSource<float>;

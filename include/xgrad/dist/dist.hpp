@@ -83,6 +83,14 @@ private:
     bool listening_ = false;
 };
 
+// The plain calls, for a program that manages MPI's lifetime itself instead of with a Context:
+// init is MPI_Init unless MPI is initialised already (a UsageError once it was finalised);
+// finalize is MPI_Finalize unless it is not initialised or finalised already. Between them,
+// MpiCollective() and allreduce_gradients(tape) work on MPI_COMM_WORLD.
+//   dist::init(&argc, &argv); ... dist::allreduce_gradients(tape); ... dist::finalize();
+void init(int* argc = nullptr, char*** argv = nullptr);
+void finalize();
+
 // rank() and size() of MPI_COMM_WORLD; a UsageError before MPI_Init or after MPI_Finalize.
 int rank();
 int size();
@@ -94,6 +102,8 @@ template <class T>
 class MpiCollective final : public Collective<T> {
 public:
     explicit MpiCollective(const Context& context);
+    // Over MPI_COMM_WORLD (MPI initialised by dist::init or a Context; else a UsageError).
+    MpiCollective();
     int rank() const override { return rank_; }
     int size() const override { return size_; }
     // n > INT_MAX (2^31 - 1 values, 16 GiB of doubles) is a UsageError: one call cannot carry it.
@@ -125,6 +135,12 @@ void allreduce_gradients(Collective<T>& group, Tape<T>& tape, const std::vector<
                          std::vector<T>& buffer, T* extra = nullptr, std::size_t k = 0) {
     sum_gradients(group, tape, params, extra, k, buffer);
 }
+
+// The simplest form: the gradients of every parameter of `tape` summed over MPI_COMM_WORLD in one
+// MPI_Allreduce (a buffer of their size allocated for the call). Seed each process's backward with
+// its columns / the batch's (ShardedSource::weight) and the sum is the whole batch's gradient.
+template <class T>
+void allreduce_gradients(Tape<T>& tape);
 
 // This process's part of every batch of another source: fetch(idx, n) of a batch of n examples
 // fetches only the columns share_of(n, rank, size) of it (possibly none: count() == 0 when n <
