@@ -278,6 +278,17 @@ std::unique_ptr<Trainer<T>> start(const TrainOptions& o, const Plan& p, io::CatD
     if (!o.resume.empty()) {
         io::Checkpoint<T> c = io::load_checkpoint<T>(o.resume);
         cli::check_same_settings(o.resume, c.settings, p.settings);
+        if (c.state.epoch > o.iterations)  // the saved model would claim iterations it never ran
+            throw UsageError("--iterations " + std::to_string(o.iterations) + ": the checkpoint " + o.resume +
+                             " is after iteration " + std::to_string(c.state.epoch) +
+                             " already (give at least that many, or start afresh)");
+        // one optimiser step per batch: a count that does not fit was not written by such a run
+        const std::size_t m = trainer->examples(), batch = o.mini_batch_size > 0 ? std::size_t(o.mini_batch_size) : m;
+        const long long per_epoch = (long long)((m + batch - 1) / batch);
+        if (c.state.steps != c.state.epoch * per_epoch)
+            throw DataError(o.resume + ": the checkpoint is after iteration " + std::to_string(c.state.epoch) +
+                            " with " + std::to_string(c.state.steps) + " optimiser steps; these options take " +
+                            std::to_string(per_epoch) + " per iteration");
         trainer->restore(c.state);
         costs = std::move(c.costs);
         if (!o.quiet && o.lead()) std::printf("resumed from %s after iteration %lld\n", o.resume.c_str(),
@@ -294,6 +305,32 @@ bool all_finite(const Params<T>& p) {
                 if (!std::isfinite(v)) return false;
     return true;
 }
+
+// ---- SIGTERM and SIGINT: a final checkpoint and the shell's exit code ---------------------------
+
+// The signal that asked a single-process training to stop (0: none). The handler only records it
+// (and restores the default, so that a second one ends the program at once); the loop stops at the
+// end of the epoch in progress, writes a checkpoint there and exits with 128 + the signal.
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+extern "C" void on_stop_signal(int signo) {
+    g_stop_signal = signo;
+    std::signal(signo, SIG_DFL);
+}
+
+void catch_stop_signals() {
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;  // reads and writes in progress carry on
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGINT, &sa, nullptr);
+}
+
+// Thrown by the loop at the end of the epoch during which a stop signal came.
+struct StopSignal {
+    int signo;
+};
 
 // The epochs: the seed's "after iteration of N cost:X" lines, a checkpoint every
 // --checkpoint-every, `good` the last parameters known to be finite. Stops at the first
@@ -313,13 +350,15 @@ EpochLoopResult train_loop(const TrainOptions& o, const Plan& p, Trainer<T>& tra
         if (!all_finite(now)) throw NumericError("the update made a parameter NaN or Inf");
         costs.push_back(cost);
         good = now;
-        if (o.lead() && o.checkpoint_every > 0 && (i + 1) % o.checkpoint_every == 0 && i + 1 < o.iterations) {
+        const bool stop = g_stop_signal != 0 && i + 1 < o.iterations;
+        if (o.lead() && (stop || (o.checkpoint_every > 0 && (i + 1) % o.checkpoint_every == 0 && i + 1 < o.iterations))) {
             io::Checkpoint<T> c;
             c.state = trainer.state();
             c.settings = p.settings;
             c.costs = costs;
             io::save_checkpoint(p.checkpoint, c);
         }
+        if (stop) throw StopSignal{int(g_stop_signal)};
     };
     // a long epoch (many batches or chunks) shows its progress within it too
     ProgressLine within(loop.progress, o.iterations, loop.unit);
@@ -443,15 +482,29 @@ Evaluation report_accuracies(const TrainOptions& o, Trainer<T>& trainer, const i
 
 template <class T>
 int train(const TrainOptions& o) {
-    const Plan p = plan(o);
-    if (o.lead()) cli::prepare_out(o.out);
+    Plan p = plan(o);
+    cli::OutLock out_lock;  // no other training writes into --out while this one runs
+    if (o.lead()) out_lock = cli::prepare_out(o.out);
     std::shared_ptr<io::H5StreamSource<T>> stream = streaming_source<T>(o);
     io::CatData<T> data = stream ? load_streamed<T>(o, p, *stream) : load<T>(o, p);
+    // which data this is, for a resume: a checkpoint of a run on other data is refused
+    p.settings.emplace_back("dataset", stream ? data_identity(*stream) : data_identity(data.train.X, data.train.Y));
     std::vector<double> costs;
     auto trainer = start(o, p, data, std::move(stream), costs);
 
     Params<T> good;
-    const EpochLoopResult run = train_loop(o, p, *trainer, costs, good);
+    if (!o.under_mpirun) catch_stop_signals();  // (a job's processes are stopped by mpirun)
+    EpochLoopResult run;
+    try {
+        run = train_loop(o, p, *trainer, costs, good);
+    } catch (const StopSignal& s) {
+        if (!o.under_mpirun && cli::show_progress(o.quiet)) std::printf("\r\033[K");  // a progress line
+        std::fflush(stdout);
+        std::fprintf(stderr, "%s: stopped by %s after iteration %lld of %lld; --resume %s continues from there\n",
+                     kProgram, s.signo == SIGINT ? "SIGINT" : "SIGTERM", (long long)costs.size(), o.iterations,
+                     io::printable(p.checkpoint).c_str());
+        return 128 + s.signo;
+    }
     if (run.stopped) return save_stopped(o, p, data, *trainer, good, costs, run);
     if (!o.quiet && o.lead()) std::printf("training seconds: %.3f\n", run.seconds);
 

@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <new>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "xgrad/core/blas.hpp"
@@ -88,9 +90,42 @@ CLI::Option* add_dtype_option(CLI::App& app, std::string& dtype) {
         ->check(CLI::IsMember({"f64", "f32"}));
 }
 
-void prepare_out(const std::string& dir) {
+OutLock& OutLock::operator=(OutLock&& o) noexcept {
+    if (this != &o) {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = o.fd_;
+        o.fd_ = -1;
+    }
+    return *this;
+}
+
+OutLock::~OutLock() {
+    if (fd_ >= 0) ::close(fd_);  // (closing releases the flock)
+}
+
+OutLock prepare_out(const std::string& dir) {
     ensure_writable(dir);
+    const std::string file = out_file(dir, ".xgrad.lock");
+    const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) throw UsageError("--out " + dir + ": cannot open the lock file " + file + " (" + std::strerror(errno) + ")");
+    OutLock lock(fd);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        const int err = errno;
+        char pid[32] = {};
+        const ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
+        std::string holder = n > 0 ? std::string(pid, std::size_t(n)) : "";
+        holder.erase(std::remove_if(holder.begin(), holder.end(), [](char c) { return c < '0' || c > '9'; }),
+                     holder.end());
+        if (err == EWOULDBLOCK)
+            throw UsageError("--out " + dir + ": another training (pid " + (holder.empty() ? "?" : holder) +
+                             ") is writing there; wait for it to end or choose another --out");
+        throw UsageError("--out " + dir + ": cannot lock " + file + " (" + std::strerror(err) + ")");
+    }
+    const std::string me = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, me.data(), me.size(), 0) != ssize_t(me.size()))
+        throw UsageError("--out " + dir + ": cannot write the lock file " + file + " (" + std::strerror(errno) + ")");
     remove_stale_temporaries(dir);
+    return lock;
 }
 
 std::string out_file(const std::string& dir, const std::string& name) {
@@ -117,6 +152,9 @@ void check_same_settings(const std::string& file,
     for (const auto& [name, value] : now) {
         auto it = std::find_if(saved.begin(), saved.end(), [&](const auto& kv) { return kv.first == name; });
         const std::string was = it == saved.end() ? "(not recorded)" : it->second;
+        if (was != value && name == "dataset")  // not an option: the data the run found
+            throw UsageError("--resume " + file + ": it was trained on other data (" + was + "), this run's is " +
+                             value + " (resume with the same training set)");
         if (was != value)
             throw UsageError("--resume " + file + ": it was trained with --" + name + " " +
                              (was.empty() ? "(none)" : was) + ", this run has " +

@@ -34,9 +34,27 @@ void ensure_writable(const std::string& dir);
 // themselves are never partial. Removes those of processes that no longer exist.
 void remove_stale_temporaries(const std::string& dir);
 
-// The output directory of a training run, before any work: ensure_writable, then
-// remove_stale_temporaries.
-void prepare_out(const std::string& dir);
+// A training's hold on its output directory: the lock file DIR/.xgrad.lock, flock()ed for the
+// life of this object (the kernel releases it when the process ends however it ends, so a lock
+// of a dead process is simply taken over) and holding the holder's pid for the message.
+class OutLock {
+public:
+    OutLock() = default;
+    explicit OutLock(int fd) : fd_(fd) {}
+    OutLock(OutLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+    OutLock& operator=(OutLock&& o) noexcept;
+    OutLock(const OutLock&) = delete;
+    OutLock& operator=(const OutLock&) = delete;
+    ~OutLock();
+
+private:
+    int fd_ = -1;
+};
+
+// The output directory of a training run, before any work: ensure_writable, then the lock
+// (UsageError "--out DIR: another training (pid N) is writing there; ..." when a live process
+// holds it), then remove_stale_temporaries. Keep the lock until the run's files are written.
+OutLock prepare_out(const std::string& dir);
 // dir/name
 std::string out_file(const std::string& dir, const std::string& name);
 

@@ -213,7 +213,7 @@ io::DigitsData<T> load(const TrainOptions& o, std::vector<std::size_t>& sizes) {
     sizes.insert(sizes.end(), o.hidden.begin(), o.hidden.end());
     sizes.push_back(data.train.classes.size());
     check_network(sizes, m, sizeof(T), "--hidden");
-    cli::prepare_out(o.out);
+    const cli::OutLock out_lock = cli::prepare_out(o.out);  // no other training writes into --out meanwhile
     return data;
 }
 

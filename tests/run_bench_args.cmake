@@ -27,3 +27,19 @@ foreach(bad "--iterations;0" "--threads;-1" "--iterations;abc" "--bogus" "--data
     message(FATAL_ERROR "xgrad_bench ${bad}: printed to stdout:\n${out}")
   endif()
 endforeach()
+
+# Peers that crash or hang are reported in their rows and never hang the bench (--peer-timeout):
+# a "libtorch peer" that dies of SIGSEGV, a "seed program" and a "cat_classifier" that never end.
+set(peers ${CMAKE_CURRENT_BINARY_DIR}/bench_peers)
+file(MAKE_DIRECTORY ${peers})
+file(WRITE ${peers}/crash.sh "#!/bin/sh\nkill -SEGV $$\n")
+file(WRITE ${peers}/hang.sh "#!/bin/sh\nexec sleep 1000\n")
+file(CHMOD ${peers}/crash.sh ${peers}/hang.sh PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE)
+bench(0 out err --quick --iterations 5 --threads 2 --peer-timeout 3 --torch-bench ${peers}/crash.sh
+      --python /bin/sh --seed-script ${peers}/hang.sh --classifier ${peers}/hang.sh)
+if(NOT "${out}" MATCHES "\\| libtorch \\| no result \\| crashed \\(signal 11\\) \\|")
+  message(FATAL_ERROR "no 'libtorch | no result | crashed (signal 11)' row in:\n${out}")
+endif()
+if("${out}" MATCHES "data /" AND NOT "${out}" MATCHES "\\| seed NumPy program \\| no result \\| timed out after 3 s \\|")
+  message(FATAL_ERROR "with the dataset: no 'seed NumPy program | no result | timed out after 3 s' row in:\n${out}")
+endif()

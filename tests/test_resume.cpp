@@ -224,6 +224,32 @@ BOOST_AUTO_TEST_CASE(resume_refuses_other_options_and_bad_files) {
            "it was trained with --learning-rate 0.050000000000000003, this run has 0.059999999999999998");
     expect("--iterations 100000 --learning-rate 0.05 --dtype f32 --resume " + checkpoint.string(),
            "holds f64 values, not f32");
+    // fewer iterations than the checkpoint has done: the saved model would claim iterations it never ran
+    expect("--iterations 2 --learning-rate 0.05 --resume " + checkpoint.string(),
+           "--iterations 2: the checkpoint " + checkpoint.string() + " is after iteration " +
+               std::to_string(c.state.epoch) + " already");
+    // another training set of the same shapes: refused by the dataset's identity in the checkpoint
+    {
+        const fs::path other = work_dir() / "other_data";
+        fs::create_directories(other);
+        write_set(other / "train_catvnoncat.h5", "train_set", 150, 7);
+        write_set(other / "test_catvnoncat.h5", "test_set", 40, 2);
+        std::vector<std::string> args = train_args(options + " --resume " + checkpoint.string(), work_dir() / "refuse3");
+        args[2] = other.string();  // --data
+        const int st = wait_status(start(args));
+        const std::string err = slurp(work_dir() / "child.err");
+        BOOST_TEST((WIFEXITED(st) && WEXITSTATUS(st) == 2), err);
+        BOOST_TEST(err.find("it was trained on other data (m=150 features=192 labels=1 sample=") != std::string::npos, err);
+        BOOST_TEST(std::count(err.begin(), err.end(), '\n') == 1, err);
+    }
+    // a checkpoint whose step count does not fit its epoch (edited, or of another program)
+    {
+        io::Checkpoint<double> bad = c;
+        bad.state.steps += 1;
+        const std::string file = (work_dir() / "steps.h5").string();
+        io::save_checkpoint(file, bad);
+        expect(options + " --resume " + file, "optimiser steps; these options take 1 per iteration");
+    }
     expect("--iterations 10 --resume /nonexistent/checkpoint.h5", "/nonexistent/checkpoint.h5: no such file");
     std::ofstream(work_dir() / "junk.h5") << "junk";
     expect("--iterations 10 --resume " + (work_dir() / "junk.h5").string(), "not an HDF5 file");
@@ -252,4 +278,45 @@ BOOST_AUTO_TEST_CASE(diverging_training_stops_with_the_last_good_model) {
     // the check can be turned off; a non-finite cost still stops the same way
     const int st2 = wait_status(start(train_args("--dtype f32 --learning-rate 1e38 --iterations 50 --no-anomaly-check", out)));
     BOOST_TEST((WIFEXITED(st2) && WEXITSTATUS(st2) == 3), slurp(work_dir() / "child.err"));
+}
+
+// SIGTERM and SIGINT (a shell's kill, Ctrl-C) stop a training at the end of the epoch in progress:
+// a checkpoint is written there (without --checkpoint-every too), one line says where to resume
+// from, the exit code is 128 + the signal as shells expect, and the resumed model is the
+// uninterrupted one bit for bit.
+BOOST_AUTO_TEST_CASE(sigterm_and_sigint_leave_a_checkpoint_that_resumes_bit_identically,
+                     *boost::unit_test::timeout(600)) {
+    const std::string options = "--iterations 3000 --learning-rate 0.05";
+    const fs::path ref_out = work_dir() / "signal_ref";
+    const auto t0 = std::chrono::steady_clock::now();
+    const int ref_status = wait_status(start(train_args(options, ref_out)));
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    BOOST_TEST_REQUIRE((WIFEXITED(ref_status) && WEXITSTATUS(ref_status) == 0), slurp(work_dir() / "child.err"));
+    const Params<double> ref = io::load_model((ref_out / "model.h5").string()).params;
+    for (int signo : {SIGTERM, SIGINT}) {
+        BOOST_TEST_CONTEXT((signo == SIGTERM ? "SIGTERM" : "SIGINT")) {
+            const fs::path out = work_dir() / (signo == SIGTERM ? "signal_term" : "signal_int");
+            const pid_t pid = start(train_args(options, out));
+            std::this_thread::sleep_for(std::chrono::duration<double>(0.4 * seconds));
+            ::kill(pid, signo);
+            const int st = wait_status(pid);
+            const std::string err = slurp(work_dir() / "child.err");
+            BOOST_TEST((WIFEXITED(st) && WEXITSTATUS(st) == 128 + signo), err);
+            BOOST_TEST(std::count(err.begin(), err.end(), '\n') == 1, err);
+            const std::string said = std::string("stopped by ") + (signo == SIGTERM ? "SIGTERM" : "SIGINT") +
+                                     " after iteration ";
+            BOOST_TEST(err.find(said) != std::string::npos, err);
+            const fs::path checkpoint = out / "checkpoint.h5";
+            BOOST_TEST(err.find("--resume " + checkpoint.string() + " continues from there") != std::string::npos, err);
+            BOOST_TEST_REQUIRE(fs::exists(checkpoint));
+            BOOST_TEST(!fs::exists(out / "model.h5"));  // stopped: no model claims the whole run
+            const io::Checkpoint<double> c = io::load_checkpoint<double>(checkpoint.string());
+            BOOST_TEST(c.state.epoch > 0);
+            BOOST_TEST(c.state.epoch < 3000);
+            const int resumed = wait_status(start(train_args(options + " --resume " + checkpoint.string(), out)));
+            BOOST_TEST_REQUIRE((WIFEXITED(resumed) && WEXITSTATUS(resumed) == 0), slurp(work_dir() / "child.err"));
+            BOOST_TEST(same_bits(io::load_model((out / "model.h5").string()).params, ref));
+            BOOST_TEST(!fs::exists(checkpoint));  // the finished model supersedes it
+        }
+    }
 }

@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
     std::string torch_bench = (self_dir / "xgrad_bench_torch").string();
     std::string classifier = (self_dir.parent_path() / "models" / "cat_classifier").string();
     bool no_peers = false, quick = false;
+    double peer_timeout = 600;  // seconds: a hung peer is reported in its row, never hangs the bench
     app.add_option("--iterations", iters, "timed training steps per W1 measurement")
         ->check(CLI::Range(1, 1000000));
     app.add_option("--threads", threads, "threads for the main measurements")
@@ -101,6 +102,8 @@ int main(int argc, char** argv) {
     app.add_option("--torch-bench", torch_bench, "the libtorch peer program");
     app.add_option("--classifier", classifier, "cat_classifier, for its peak memory");
     app.add_flag("--no-peers", no_peers, "time xgrad only");
+    app.add_option("--peer-timeout", peer_timeout, "seconds a peer program may take before it is killed and reported")
+        ->check(CLI::PositiveNumber);
     app.add_flag("--quick", quick, "fewer iterations and no scaling sweeps");
     try {
         app.parse(argc, argv);
@@ -135,14 +138,15 @@ int main(int argc, char** argv) {
             // the default f64 run, shortened: the peak is reached at once
             const fs::path out = fs::temp_directory_path() / ("xgrad_bench_" + std::to_string(getpid()));
             classifier_run = run_command({classifier, "train", "--data", data_dir, "--iterations", "200",
-                                          "--quiet", "--out", out.string()});
+                                          "--quiet", "--out", out.string()},
+                                         peer_timeout);
             fs::remove_all(out);
         }
-        if (have_seed) seed_run = run_command({python, seed_script, std::to_string(seed_iters), data_dir});
+        if (have_seed) seed_run = run_command({python, seed_script, std::to_string(seed_iters), data_dir}, peer_timeout);
         if (have_torch) {
             std::vector<std::string> args{torch_bench, "--iterations", std::to_string(iters)};
             if (!data_dir.empty()) args.insert(args.end(), {"--data", data_dir});
-            torch_run = run_command(args);
+            torch_run = run_command(args, peer_timeout);
         }
 
         if (!data_dir.empty()) {
@@ -211,12 +215,12 @@ int main(int argc, char** argv) {
                                 "peak memory " + fmt(seed_run.max_rss_kib / 1024.0, 1) + " MiB"});
                 rows.push_back({"W1 f64: NumPy / xgrad", fmt(ms / f64.median, 2) + "x", ""});
             } else {
-                rows.push_back({"seed NumPy program", "failed", "exit " + std::to_string(seed_run.status)});
+                rows.push_back({"seed NumPy program", "no result", failure(seed_run, peer_timeout)});
             }
             if (!have_torch) {
                 rows.push_back({"libtorch", "not run", "built only when CMake finds Torch (libtorch-dev)"});
             } else if (torch_run.status != 0) {
-                rows.push_back({"libtorch", "failed", "exit " + std::to_string(torch_run.status)});
+                rows.push_back({"libtorch", "no result", failure(torch_run, peer_timeout)});
             } else {
                 const auto kv = parse_kv(torch_run.out);
                 auto get = [&](const std::string& k) {
@@ -238,7 +242,7 @@ int main(int argc, char** argv) {
         if (have_classifier)
             rows.push_back({"cat_classifier train f64, peak memory",
                             classifier_run.status == 0 ? fmt(classifier_run.max_rss_kib / 1024.0, 1) + " MiB"
-                                                       : "failed",
+                                                       : failure(classifier_run, peer_timeout),
                             "200 iterations"});
 
         std::cout << "\n| workload | result | note |\n|---|---|---|\n";

@@ -117,14 +117,7 @@ std::string today() {
 }
 
 // Why a peer has no number: not run, failed (exit status and its last line on stderr), timed out.
-std::string failure(const bench::Run& r, double timeout) {
-    if (r.timed_out) return "timed out after " + fmt(timeout, 0) + " s";
-    std::string err = r.err;
-    while (!err.empty() && err.back() == '\n') err.pop_back();
-    const auto nl = err.rfind('\n');
-    if (nl != std::string::npos) err = err.substr(nl + 1);
-    return "failed (exit " + std::to_string(r.status) + (err.empty() ? "" : ": " + err) + ")";
-}
+using bench::failure;
 
 struct Row {
     std::string what, xgrad, peer, ratio;

@@ -31,6 +31,7 @@ struct Run {
     int status = -1;
     long max_rss_kib = 0;
     bool timed_out = false;
+    int signal = 0;      // the signal that ended it (0: it exited)
     double seconds = 0;  // wall time
 };
 
@@ -98,8 +99,21 @@ inline Run run_command(const std::vector<std::string>& argv, double timeout_s = 
     wait4(pid, &status, 0, &ru);
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     r.max_rss_kib = ru.ru_maxrss;
     return r;
+}
+
+// Why a peer's run gave no result, for its row: "timed out after 600 s", "crashed (signal 11)",
+// "failed (exit 1: <its last line on stderr>)".
+inline std::string failure(const Run& r, double timeout) {
+    if (r.timed_out) return "timed out after " + std::to_string(int(timeout)) + " s";
+    if (r.signal) return "crashed (signal " + std::to_string(r.signal) + ")";
+    std::string err = r.err;
+    while (!err.empty() && err.back() == '\n') err.pop_back();
+    const auto nl = err.rfind('\n');
+    if (nl != std::string::npos) err = err.substr(nl + 1);
+    return "failed (exit " + std::to_string(r.status) + (err.empty() ? "" : ": " + err) + ")";
 }
 
 // "key value" lines -> map of the texts (the value is the rest of the line)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <numeric>
 
@@ -166,6 +167,53 @@ void gather_columns(const Matrix<T>& all, const std::size_t* cols, std::size_t n
         T* d = dst.data() + i * n;
         for (std::size_t j = 0; j < n; ++j) d[j] = src[cols[j]];
     }
+}
+
+namespace {
+// The examples data_identity looks at: 64 evenly spaced, or all.
+std::vector<std::size_t> identity_sample(std::size_t m) {
+    const std::size_t k = std::min<std::size_t>(m, 64);
+    std::vector<std::size_t> idx(k);
+    for (std::size_t i = 0; i < k; ++i) idx[i] = k == m ? i : i * (m - 1) / (k - 1);
+    return idx;
+}
+
+template <class T>
+std::string identity_text(std::size_t m, const Matrix<T>& x, const Matrix<T>& y) {
+    std::uint64_t h = 1469598103934665603ull;  // FNV-1a
+    auto add = [&](const Matrix<T>& a) {
+        for (T v : a) {
+            const double d = double(v);
+            unsigned char bytes[sizeof d];
+            std::memcpy(bytes, &d, sizeof d);
+            for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+        }
+    };
+    add(x);
+    add(y);
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+    return "m=" + std::to_string(m) + " features=" + std::to_string(x.shape()[0]) +
+           " labels=" + std::to_string(y.shape()[0]) + " sample=" + hex;
+}
+}  // namespace
+
+template <class T>
+std::string data_identity(DataSource<T>& source) {
+    const std::vector<std::size_t> idx = identity_sample(source.examples());
+    Matrix<T> x = Matrix<T>::from_shape({source.features(), std::size_t(0)});
+    Matrix<T> y = Matrix<T>::from_shape({source.label_rows(), std::size_t(0)});
+    if (!idx.empty()) source.fetch(idx.data(), idx.size(), x, y);
+    return identity_text(source.examples(), x, y);
+}
+
+template <class T>
+std::string data_identity(const Matrix<T>& X, const Matrix<T>& Y) {
+    const std::vector<std::size_t> idx = identity_sample(X.shape()[1]);
+    Matrix<T> x, y;
+    gather_columns(X, idx.data(), idx.size(), x);
+    gather_columns(Y, idx.data(), idx.size(), y);
+    return identity_text(X.shape()[1], x, y);
 }
 
 template <class T>
@@ -624,6 +672,10 @@ template double minibatch_epoch(Tape<float>&, NodeId, NodeId, NodeId, Optimizer<
                                 const std::vector<std::size_t>&, std::size_t);
 template double minibatch_epoch(Tape<double>&, NodeId, NodeId, NodeId, Optimizer<double>&, DataSource<double>&,
                                 const std::vector<std::size_t>&, std::size_t);
+template std::string data_identity(DataSource<float>&);
+template std::string data_identity(DataSource<double>&);
+template std::string data_identity(const Matrix<float>&, const Matrix<float>&);
+template std::string data_identity(const Matrix<double>&, const Matrix<double>&);
 template class MemorySource<float>;
 template class MemorySource<double>;
 template class Optimizer<float>;

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "xgrad/core/tensor.hpp"
 
@@ -78,6 +79,15 @@ Share share_of(std::size_t n, int rank, int size);
 // its capacity). An index >= m is a UsageError.
 template <class T>
 void gather_columns(const Matrix<T>& all, const std::size_t* cols, std::size_t n, Matrix<T>& dst);
+
+// A dataset's identity, for refusing a resume on other data: "m=209 features=12288 labels=1
+// sample=<16 hex digits>", the hash (FNV-1a, 64 bits) of the values of 64 evenly spaced examples
+// (all of them when there are fewer) and their labels. Cheap (64 examples read, however large m
+// is) and the same for a source and for the matrices it serves, streamed or in memory.
+template <class T>
+std::string data_identity(DataSource<T>& source);
+template <class T>
+std::string data_identity(const Matrix<T>& X, const Matrix<T>& Y);
 
 extern template class MemorySource<float>;
 extern template class MemorySource<double>;
