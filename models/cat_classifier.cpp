@@ -81,6 +81,7 @@ struct TrainOptions {
     // The job (set by main, not options): this process's rank among `processes`, and the sum
     // across them (a Collective<double> or Collective<float>, matching --dtype; null: alone).
     int rank = 0, processes = 1;
+    int local_processes = 1;  // the job's processes on this machine (they share its memory)
     void* group = nullptr;
     bool under_mpirun = false;  // (mpirun gives every process a terminal: no progress line there)
     bool lead() const { return rank == 0; }
@@ -222,7 +223,8 @@ std::shared_ptr<io::H5StreamSource<T>> streaming_source(const TrainOptions& o) {
         std::error_code ec;
         const std::uint64_t bytes = std::filesystem::file_size(file, ec);
         const std::uint64_t have = available_memory();
-        if (ec || have == 0 || bytes * (sizeof(T) + 1) <= have) return nullptr;
+        // every process of a job on this machine would hold a copy
+        if (ec || have == 0 || bytes * (sizeof(T) + 1) * std::uint64_t(o.local_processes) <= have) return nullptr;
         if (o.lead())
             std::fprintf(stderr, "%s: the training set (%llu MiB as %s) does not fit in the available memory (%llu MiB), "
                              "streaming it from %s\n",
@@ -638,7 +640,10 @@ int end_job(dist::Context& mpi, int rc, const std::string& error) {
         return 0;
     }
     std::fflush(stdout);
-    if (mpi.finish(3.0)) {
+    // A numeric stop reaches every process in the same step (the Trainer sums the anomaly flag), and
+    // rank 0 then writes the stopped model, which may take a while: wait for it. Other errors may
+    // be one process's alone: a few seconds tell.
+    if (mpi.finish(rc == 3 ? 600.0 : 3.0)) {
         if (mpi.rank() == 0 && !error.empty()) std::fprintf(stderr, "%s\n", error.c_str());
         return rc;
     }
@@ -783,6 +788,7 @@ int main(int argc, char** argv) {
                     t.under_mpirun = true;
                     t.rank = mpi->rank();
                     t.processes = mpi->size();
+                    t.local_processes = mpi->local_size();
                     if (t.processes > 1)
                         t.group = t.dtype == "f32" ? static_cast<void*>(&group32) : static_cast<void*>(&group64);
                     if (t.threads == 0) t.threads = mpi->default_threads();

@@ -186,7 +186,7 @@ BOOST_AUTO_TEST_CASE(full_batch_gd_in_a_group_equals_one_trainer) {
     for (int n : {1, 2, 3, 4}) {
         const Run got = train(spec, d, cfg, n, 30);
         expect_same(ref, got, n);
-        BOOST_TEST(got.sums == 30 + 1);  // one sum per step, one for evaluate
+        BOOST_TEST(got.sums == 1 + 30 + 1);  // the agreement check, one sum per step, the evaluation
     }
 }
 
@@ -202,7 +202,7 @@ BOOST_AUTO_TEST_CASE(adam_minibatches_dropout_l2_in_a_group_equal_one_trainer) {
     for (int n : {2, 3, 7}) {  // 7 processes: the 5-column batch leaves two of them without a column
         const Run got = train(spec, d, cfg, n, 8);
         expect_same(ref, got, n);
-        BOOST_TEST(got.sums == 8 * 4 + 1);
+        BOOST_TEST(got.sums == 1 + 8 * 4 + 1);  // the agreement check, the steps, the evaluation
     }
 }
 

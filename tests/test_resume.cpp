@@ -320,3 +320,24 @@ BOOST_AUTO_TEST_CASE(sigterm_and_sigint_leave_a_checkpoint_that_resumes_bit_iden
         }
     }
 }
+
+// Two trainings into one --out: the second is refused with one line naming the first's pid while
+// the first lives; once it is gone (SIGKILL: no clean-up), its lock is simply taken over.
+BOOST_AUTO_TEST_CASE(one_output_folder_holds_one_training) {
+    const fs::path out = work_dir() / "shared_out";
+    const pid_t first = start(train_args("--iterations 100000 --learning-rate 0.05 --checkpoint-every 5", out));
+    for (int i = 0; i < 3000 && !fs::exists(out / "checkpoint.h5"); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    BOOST_TEST_REQUIRE(fs::exists(out / "checkpoint.h5"));  // the first is under way
+    const int second = wait_status(start(train_args("--iterations 3", out)));
+    const std::string err = slurp(work_dir() / "child.err");
+    BOOST_TEST((WIFEXITED(second) && WEXITSTATUS(second) == 2), err);
+    BOOST_TEST(err == "cat_classifier: --out " + out.string() + ": another training (pid " + std::to_string(first) +
+                          ") is writing there; wait for it to end or choose another --out\n");
+    BOOST_TEST(fs::exists(out / "checkpoint.h5"));  // nothing of the first's was touched
+    ::kill(first, SIGKILL);
+    wait_status(first);
+    const int third = wait_status(start(train_args("--iterations 3", out)));
+    BOOST_TEST((WIFEXITED(third) && WEXITSTATUS(third) == 0), slurp(work_dir() / "child.err"));
+    BOOST_TEST(fs::exists(out / "model.h5"));
+}

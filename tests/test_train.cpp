@@ -911,7 +911,7 @@ BOOST_AUTO_TEST_CASE(processes_in_a_group_train_as_one) {
                 const Params<double> got = train_in_group(p, cfg, n, 6, &costs, &sums, &eval);
                 BOOST_TEST(max_rel(got, alone.net().params()) < 1e-10);
                 const int steps_per_epoch = batch == 0 ? 1 : int((p.X.shape()[1] + batch - 1) / batch);
-                BOOST_TEST(sums == 6 * steps_per_epoch + 1);  // + the evaluation's
+                BOOST_TEST(sums == 1 + 6 * steps_per_epoch + 1);  // + the agreement check's and the evaluation's
                 for (std::size_t e = 0; e < costs.size(); ++e)
                     BOOST_TEST(std::abs(costs[e] - alone_costs[e]) < 1e-12 * std::abs(alone_costs[e]));
                 BOOST_TEST(std::abs(eval.cost - alone_eval.cost) < 1e-10);
@@ -990,4 +990,98 @@ BOOST_AUTO_TEST_CASE(a_trainer_announces_every_next_part) {
     BOOST_TEST(src->fetched.size() == 21u);
     BOOST_TEST(src->announced.size() == 21u);
     for (std::size_t i = 0; i + 1 < src->fetched.size(); ++i) BOOST_TEST(src->announced[i] == src->fetched[i + 1]);
+}
+
+BOOST_AUTO_TEST_CASE(processes_that_differ_or_meet_an_anomaly_stop_together) {
+    // different data sizes, options or starting points: every process refuses, naming what
+    // differs, instead of calling its collectives differently or stepping from other weights
+    const Problem p;
+    const TrainConfig cfg = busy_config(5);
+    auto differing = [&](const std::function<void(int, TrainConfig&, M&)>& tweak) {
+        ThreadGroup group(2);
+        std::vector<std::string> errors(2);
+        std::vector<std::thread> threads;
+        for (int r = 0; r < 2; ++r)
+            threads.emplace_back([&, r] {
+                TrainConfig c = cfg;
+                M X = p.X;
+                tweak(r, c, X);
+                ThreadCollective<double> coll(group, r);
+                try {
+                    Trainer<double> tr(p.spec, he_init<double>(p.spec, 4),
+                                       std::make_shared<MemorySource<double>>(X, M(xt::view(p.Y, xt::all(), xt::range(0, X.shape()[1])))), c, &coll);
+                } catch (const UsageError& e) {
+                    errors[std::size_t(r)] = e.what();
+                }
+            });
+        for (auto& t : threads) t.join();
+        return errors;
+    };
+    auto e = differing([](int r, TrainConfig& c, M&) { c.mini_batch_size = r == 0 ? 5 : 6; });
+    BOOST_TEST(e[0].find("differ in their batch") != std::string::npos, e[0]);
+    BOOST_TEST(e[1].find("differ in their batch") != std::string::npos, e[1]);
+    e = differing([](int r, TrainConfig&, M& X) {
+        if (r == 1) X = M(xt::view(X, xt::all(), xt::range(0, 20)));
+    });
+    BOOST_TEST(e[0].find("differ in their examples") != std::string::npos, e[0]);
+    e = differing([](int r, TrainConfig& c, M&) { c.optimizer.learning_rate = r == 0 ? 0.01 : 0.02; });
+    BOOST_TEST(e[1].find("differ in their learning rate") != std::string::npos, e[1]);
+    e = differing([](int, TrainConfig&, M&) {});
+    BOOST_TEST((e[0].empty() && e[1].empty()));
+
+    // restored from different states: refused as well
+    {
+        ThreadGroup group(2);
+        std::vector<std::string> errors(2);
+        std::vector<std::thread> threads;
+        Trainer<double> other(p.spec, he_init<double>(p.spec, 4), p.X, p.Y, cfg);
+        other.epoch();
+        const TrainerState<double> later = other.state();
+        for (int r = 0; r < 2; ++r)
+            threads.emplace_back([&, r] {
+                ThreadCollective<double> coll(group, r);
+                Trainer<double> tr(p.spec, he_init<double>(p.spec, 4), std::make_shared<MemorySource<double>>(p.X, p.Y),
+                                   cfg, &coll);
+                TrainerState<double> s = later;
+                if (r == 1) s.params.W[0](0, 0) += 1e-9;  // one weight differs slightly
+                try {
+                    tr.restore(s);
+                } catch (const UsageError& e) {
+                    errors[std::size_t(r)] = e.what();
+                }
+            });
+        for (auto& t : threads) t.join();
+        BOOST_TEST(errors[0].find("differ in their parameters") != std::string::npos, errors[0]);
+        BOOST_TEST(errors[1].find("differ in their parameters") != std::string::npos, errors[1]);
+    }
+
+    // a non-finite value in one process's columns only (an infinite input there): every process throws
+    // a NumericError after the step's sum, and none takes the step
+    {
+        M X = p.X;
+        X(0, 22) = std::numeric_limits<double>::infinity();  // column 22: process 1's share (12..22)
+        ThreadGroup group(2);
+        std::vector<std::string> errors(2);
+        std::vector<Params<double>> before(2), after(2);
+        std::vector<std::thread> threads;
+        TrainConfig c = busy_config(0);  // full batch: one step, columns 0..11 and 12..22
+        for (int r = 0; r < 2; ++r)
+            threads.emplace_back([&, r] {
+                ThreadCollective<double> coll(group, r);
+                Trainer<double> tr(p.spec, he_init<double>(p.spec, 4), std::make_shared<MemorySource<double>>(X, p.Y),
+                                   c, &coll);
+                tr.net().tape().set_check_finite(true);
+                before[std::size_t(r)] = tr.net().params();
+                try {
+                    tr.epoch();
+                } catch (const NumericError& e) {
+                    errors[std::size_t(r)] = e.what();
+                }
+                after[std::size_t(r)] = tr.net().params();
+            });
+        for (auto& t : threads) t.join();
+        BOOST_TEST(errors[0].find("another process of the job met a non-finite value") != std::string::npos, errors[0]);
+        BOOST_TEST(errors[1].find("not finite") != std::string::npos, errors[1]);
+        for (int r = 0; r < 2; ++r) BOOST_TEST(max_rel(before[std::size_t(r)], after[std::size_t(r)]) == 0.0);
+    }
 }

@@ -81,7 +81,7 @@ Context::~Context() {
     // Unwinding from an exception in a job of several processes: the others may be waiting in a
     // collective this one will never join, and MPI_Finalize would wait for them. End the job.
     if (size_ > 1 && std::uncaught_exceptions() > 0) MPI_Abort(MPI_COMM_WORLD, 1);
-    MPI_Finalize();
+    if (initialized()) MPI_Finalize();  // (unless dist::finalize() did it already)
 }
 
 int Context::default_threads() const {
@@ -130,8 +130,9 @@ void Context::tell_stop(const std::string& line, double seconds) {
     if (rank_ == 0) return;
     MPI_Request req;
     // the terminating zero travels too
-    if (MPI_Isend(line.c_str(), int(std::min<std::size_t>(line.size() + 1, 1 << 20)), MPI_CHAR, 0, kStopTag,
-                  comm(end_), &req) != MPI_SUCCESS)
+    // at most what rank 0's buffer holds (the program's: 1024 bytes), or its receive would fail
+    std::string cut = line.substr(0, std::min<std::size_t>(line.size(), 1000));
+    if (MPI_Isend(cut.c_str(), int(cut.size() + 1), MPI_CHAR, 0, kStopTag, comm(end_), &req) != MPI_SUCCESS)
         return;
     const auto start = std::chrono::steady_clock::now();
     for (;;) {

@@ -586,6 +586,12 @@ int run_stream(const std::string& file, const std::string& xn, const std::string
     const char* sel = std::getenv("XGRAD_STREAM_SELECTION");
     const bool union_selection = sel && std::string(sel) == "union";
     Writer w;
+    if (sel && *sel && std::string(sel) != "union" && std::string(sel) != "runs") {
+        w.u8(wire::kError), w.str("environment variable XGRAD_STREAM_SELECTION=" + printable(sel) +
+                                  ": expected 'runs' (the default) or 'union'");
+        w.u8(wire::kEnd);
+        return write_all(1, w.buf.data(), w.buf.size()) ? 0 : 3;
+    }
     const std::string problem = open_stream(s, file, xn, yn);
     if (!problem.empty()) {
         w.u8(wire::kError), w.str(problem), w.u8(wire::kEnd);

@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <mutex>
@@ -42,6 +43,7 @@ struct H5StreamSource<T>::Impl {
     std::string file;
     StreamOptions opt;
     isolated::Limits lim;
+    long seconds = 0;  // the time limit of what is being read now (the opening's, then each request's)
     pid_t pid = -1;
     int fd = -1;
     std::size_t m = 0, features = 0;
@@ -96,7 +98,7 @@ struct H5StreamSource<T>::Impl {
         while (n > 0) {
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
             if (left <= 0)
-                fail("reading did not finish in " + std::to_string(lim.seconds) +
+                fail("reading did not finish in " + std::to_string(seconds) +
                      " s (XGRAD_READ_SECONDS): the file is damaged or too big");
             pollfd pf{fd, POLLIN, 0};
             const int r = ::poll(&pf, 1, int(std::min<long long>(left, 1000)));
@@ -145,7 +147,8 @@ struct H5StreamSource<T>::Impl {
         }
         ::close(sv[1]);
         fd = sv[0];
-        const auto deadline = Clock::now() + std::chrono::seconds(lim.seconds);
+        seconds = lim.seconds;
+        const auto deadline = Clock::now() + std::chrono::seconds(seconds);
         const std::uint8_t tag = recv_value<std::uint8_t>(deadline);
         if (tag != wire::kHeader) refused(tag, deadline);
         m = std::size_t(recv_value<std::uint64_t>(deadline));
@@ -159,7 +162,7 @@ struct H5StreamSource<T>::Impl {
     void send_all(const unsigned char* p, std::size_t n, Clock::time_point deadline) {
         while (n > 0) {
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-            if (left <= 0) fail("the reader did not take a request in " + std::to_string(lim.seconds) + " s");
+            if (left <= 0) fail("the reader did not take a request in " + std::to_string(seconds) + " s");
             pollfd pf{fd, POLLOUT, 0};
             const int r = ::poll(&pf, 1, int(std::min<long long>(left, 1000)));
             if (r <= 0) continue;
@@ -174,7 +177,11 @@ struct H5StreamSource<T>::Impl {
     void run_job() {
         if (!dead.empty()) throw DataError(dead);
         const std::size_t n = job.size();
-        const auto deadline = Clock::now() + std::chrono::seconds(lim.seconds);
+        // A request reads one batch, not the file: its time limit follows its own size (30 s + 1 s
+        // per 10 MiB), so that a stalled reader stops the training within seconds, not hours;
+        // XGRAD_READ_SECONDS, when set, holds for each request as for every read.
+        seconds = std::getenv("XGRAD_READ_SECONDS") ? lim.seconds : 30 + long((n * features) >> 20) / 10;
+        const auto deadline = Clock::now() + std::chrono::seconds(seconds);
         request.resize(8 * (n + 1));
         const std::uint64_t count = n;
         std::memcpy(request.data(), &count, 8);

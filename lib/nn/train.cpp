@@ -309,6 +309,65 @@ Trainer<T>::Trainer(const MlpSpec& spec, const Params<T>& init, std::shared_ptr<
         throw UsageError("Trainer: a group of " + std::to_string(group_->size()) + " processes with rank " +
                          std::to_string(group_->rank()));
     std::iota(order_.begin(), order_.end(), std::size_t(0));
+    if (group_) check_group_agrees();
+}
+
+namespace {
+// FNV-1a over the bits of a tape's parameter values (and the optimiser's moments), in 2 parts of
+// 26 bits: sums of such values and of their squares are exact in a double.
+template <class T>
+std::uint64_t params_hash(const Tape<T>& tape, const std::vector<NodeId>& params, const std::vector<Matrix<T>>& v,
+                          const std::vector<Matrix<T>>& s) {
+    std::uint64_t h = 1469598103934665603ull;
+    auto add = [&](const Matrix<T>& a) {
+        const unsigned char* b = reinterpret_cast<const unsigned char*>(a.data());
+        for (std::size_t i = 0, n = a.size() * sizeof(T); i < n; ++i) h = (h ^ b[i]) * 1099511628211ull;
+    };
+    for (NodeId p : params) add(tape.value(p));
+    for (const auto& a : v) add(a);
+    for (const auto& a : s) add(a);
+    return h;
+}
+}  // namespace
+
+template <class T>
+void Trainer<T>::check_group_agrees() {
+    const std::uint64_t h = params_hash(net_.tape(), opt_.parameters(), opt_.first_moments(), opt_.second_moments());
+    const std::uint64_t rng = std::hash<std::string>{}(dropout_rng_.state());
+    const std::size_t capped_chunk = std::min<std::size_t>(chunk_, std::size_t(1) << 40);
+    const std::pair<const char*, double> facts[] = {
+        {"examples", double(m_)},
+        {"features", double(source_->features())},
+        {"label rows", double(source_->label_rows())},
+        {"batch", double(batch_)},
+        {"chunk", double(capped_chunk)},
+        {"epoch", double(epoch_)},
+        {"optimiser steps", double(opt_.steps())},
+        {"parameters (a hash)", double(h & 0x3FFFFFF)},
+        {"parameters (a hash) ", double((h >> 26) & 0x3FFFFFF)},
+        {"dropout generator state (a hash)", double(rng & 0x3FFFFFF)},
+        {"learning rate", config_.optimizer.learning_rate},
+        {"value size", double(sizeof(T))},
+    };
+    constexpr std::size_t k = sizeof facts / sizeof facts[0];
+    T sums[2 * k];
+    for (std::size_t i = 0; i < k; ++i) {
+        sums[i] = T(facts[i].second);
+        sums[k + i] = T(facts[i].second) * T(facts[i].second);
+    }
+    sum_over_group(sums, 2 * k, false);
+    const T n = T(group_->size());
+    for (std::size_t i = 0; i < k; ++i) {
+        const T mine = T(facts[i].second);
+        // all equal <=> the sum is n·v and the sum of squares n·v² for each process's v; a relative
+        // slack for the rounding of the sums
+        const T tol = T(1e-6) * (std::abs(sums[i]) + T(1));
+        const T mean = sums[i] / n, var = sums[k + i] / n - mean * mean;
+        if (std::abs(sums[i] - n * mine) > tol || var > T(1e-6) * (mean * mean + T(1)))
+            throw UsageError(std::string("Trainer: the processes of the group differ in their ") + facts[i].first +
+                             " (this one's: " + std::to_string(facts[i].second) +
+                             "): every process must train on the same data, options and starting point");
+    }
 }
 
 template <class T>
@@ -373,7 +432,8 @@ double Trainer<T>::step(const std::size_t* cols, std::size_t n, const std::size_
     if (dropout && !whole) net_.draw_keep(dropout_rng_, n, keep_);
     opt_.zero_grad();
     double cost = 0;
-    for (std::size_t k = 0; k < parts_.size(); ++k) {
+    std::string anomaly;  // a NumericError of this process's parts, thrown after the group's sum
+    for (std::size_t k = 0; k < parts_.size() && anomaly.empty(); ++k) {
         const Part& p = parts_[k];
         load(cols + p.begin, p.count);
         // the source may read the next part (of this batch, or of the next one) meanwhile
@@ -385,16 +445,27 @@ double Trainer<T>::step(const std::size_t* cols, std::size_t n, const std::size_
         }
         net_.set_penalty_included(p.begin == 0);
         if (dropout) whole ? net_.draw_masks(dropout_rng_) : net_.set_masks(keep_, n, p.begin);
-        tape.forward();
         const double weight = whole ? 1.0 : double(p.count) / double(n);
-        tape.backward(net_.loss(), T(weight));
+        try {
+            tape.forward();
+            tape.backward(net_.loss(), T(weight));
+        } catch (const NumericError& e) {
+            if (!group_) throw;
+            anomaly = e.what();
+            break;
+        }
         cost += whole ? double(net_.cost()) : weight * double(net_.cost());
         if (after_part) after_part(p.begin + p.count);
     }
     if (group_) {
-        T extra = T(cost);
-        sum_over_group(&extra, 1, true);
-        cost = double(extra);
+        // the cost and how many processes met an anomaly, in the one sum of the step
+        T extra[2] = {T(cost), T(anomaly.empty() ? 0 : 1)};
+        sum_over_group(extra, 2, true);
+        cost = double(extra[0]);
+        if (!anomaly.empty()) throw NumericError(anomaly);
+        if (extra[1] > T(0))
+            throw NumericError("another process of the job met a non-finite value (the anomaly check); its "
+                               "line says where");
     }
     opt_.step();
     return cost;
@@ -525,6 +596,7 @@ void Trainer<T>::restore(const TrainerState<T>& s) {
     opt_.set_steps(s.steps);
     dropout_rng_ = rng;
     epoch_ = s.epoch;
+    if (group_) check_group_agrees();
 }
 
 // ---- the loop of a training program ---------------------------------------------------------

@@ -67,7 +67,7 @@ public:
     // so a SIGTERM handler can print it); a failing process calls tell_stop(line) before abort()
     // (waits at most `seconds` for the send). The buffer stays "" when nothing came.
     void listen_for_stop(char* buffer, std::size_t n);
-    void tell_stop(const std::string& line, double seconds = 1.0);
+    void tell_stop(const std::string& line, double seconds = 1.0);  // (the first 1000 bytes of it)
 
     // The communicator's handle (an MPI_Comm converted to an integer: MPI is private here) for
     // the collectives of this library.
@@ -142,6 +142,8 @@ void allreduce_gradients(Collective<T>& group, Tape<T>& tape, const std::vector<
 template <class T>
 void allreduce_gradients(Tape<T>& tape);
 
+// For a loop of one's own only: its fetch gives count(n) columns, not n, so it is not a source for
+// a Trainer (which shards by itself when given a group) or for minibatch_epoch.
 // This process's part of every batch of another source: fetch(idx, n) of a batch of n examples
 // fetches only the columns share_of(n, rank, size) of it (possibly none: count() == 0 when n <
 // size), and weight(n) is the factor to seed backward with, count / n. examples(), features(),

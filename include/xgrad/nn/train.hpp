@@ -174,7 +174,10 @@ public:
 
     // Snapshot and restore: restore(state()) on a trainer built with the same network, data and
     // config continues bit for bit as the original would have. restore throws ShapeError when
-    // the state does not fit the network or the optimiser.
+    // the state does not fit the network or the optimiser. In a group, the construction and
+    // restore check that every process has the same sizes, configuration and parameters (a
+    // UsageError on all of them otherwise), and a NumericError of the anomaly check met by one
+    // process is thrown by every process after the step's sum (none takes that step).
     TrainerState<T> state() const;
     void restore(const TrainerState<T>& s);
 
@@ -204,6 +207,11 @@ private:
     double step(const std::size_t* cols, std::size_t n, const std::size_t* next_cols, std::size_t next_n,
                 const std::function<void(std::size_t)>& after_part);
     void sum_over_group(T* extra, std::size_t k, bool with_gradients);
+    // With a group: every process must hold the same data sizes, configuration and parameters
+    // (else they would call their collectives differently, or step from different weights):
+    // compared through one sum (of each value and its square); a UsageError on every process
+    // naming what differs.
+    void check_group_agrees();
 
     TrainConfig config_;
     std::shared_ptr<DataSource<T>> source_;  // null when resident()
