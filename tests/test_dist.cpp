@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "test_util.hpp"
+#include "thread_group.hpp"
 #include "xgrad/nn/train.hpp"
 #if defined(XGRAD_HAVE_DIST)
 #include "xgrad/dist/dist.hpp"
@@ -22,56 +23,10 @@
 
 using namespace xgrad;
 
+using test::ThreadCollective;
+using test::ThreadGroup;
+
 namespace {
-
-// N threads as a job: sum() puts each one's values in its slot, waits for all, adds the slots in
-// rank order (the same result everywhere), waits again before a slot may be reused.
-class ThreadJob {
-public:
-    explicit ThreadJob(int n) : n_(n), slots_(std::size_t(n)) {}
-    void barrier() {
-        std::unique_lock<std::mutex> lock(mu_);
-        const long long gen = generation_;
-        if (++arrived_ == n_) {
-            arrived_ = 0;
-            ++generation_;
-            cv_.notify_all();
-        } else {
-            cv_.wait(lock, [&] { return generation_ != gen; });
-        }
-    }
-    int n_;
-    std::vector<std::vector<double>> slots_;
-    long long calls = 0;  // by rank 0
-
-private:
-    std::mutex mu_;
-    std::condition_variable cv_;
-    int arrived_ = 0;
-    long long generation_ = 0;
-};
-
-class ThreadCollective final : public Collective<double> {
-public:
-    ThreadCollective(ThreadJob& job, int rank) : job_(job), rank_(rank) {}
-    int rank() const override { return rank_; }
-    int size() const override { return job_.n_; }
-    void sum(double* v, std::size_t n) override {
-        job_.slots_[std::size_t(rank_)].assign(v, v + n);
-        job_.barrier();
-        for (std::size_t i = 0; i < n; ++i) {
-            double s = 0;
-            for (const auto& slot : job_.slots_) s += slot.at(i);
-            v[i] = s;
-        }
-        if (rank_ == 0) ++job_.calls;
-        job_.barrier();
-    }
-
-private:
-    ThreadJob& job_;
-    int rank_;
-};
 
 struct Data {
     Matrix<double> X, Y;
@@ -121,12 +76,12 @@ Run train(const MlpSpec& spec, const Data& d, const TrainConfig& cfg, int proces
         r.params = t.net().params();
         return r;
     }
-    ThreadJob job(processes);
+    ThreadGroup job(processes);
     std::vector<Run> runs(static_cast<std::size_t>(processes));
     std::vector<std::thread> threads;
     for (int rank = 0; rank < processes; ++rank)
         threads.emplace_back([&, rank] {
-            ThreadCollective group(job, rank);
+            ThreadCollective<double> group(job, rank);
             Trainer<double> t(spec, init, source, cfg, &group);
             t.net().tape().set_threads(1);
             Run& r = runs[std::size_t(rank)];
@@ -139,7 +94,7 @@ Run train(const MlpSpec& spec, const Data& d, const TrainConfig& cfg, int proces
         BOOST_TEST(worst_rel(runs[0].params, runs[std::size_t(rank)].params) == 0.0);
         BOOST_TEST(runs[0].costs == runs[std::size_t(rank)].costs);
     }
-    runs[0].sums = job.calls;
+    runs[0].sums = job.calls();
     return runs[0];
 }
 
@@ -251,12 +206,12 @@ BOOST_AUTO_TEST_CASE(sharded_source_fetches_its_share) {
 }
 
 BOOST_AUTO_TEST_CASE(allreduce_gradients_sums_gradients_and_extras_in_one_call) {
-    ThreadJob job(2);
+    ThreadGroup job(2);
     std::vector<double> got(2);
     std::vector<std::thread> threads;
     for (int rank = 0; rank < 2; ++rank)
         threads.emplace_back([&, rank] {
-            ThreadCollective group(job, rank);
+            ThreadCollective<double> group(job, rank);
             Tape<double> t;
             auto x = t.constant(Matrix<double>{{double(rank + 1)}});
             auto w = t.parameter(Matrix<double>{{2.0}}, "w");
@@ -268,7 +223,7 @@ BOOST_AUTO_TEST_CASE(allreduce_gradients_sums_gradients_and_extras_in_one_call) 
             got[std::size_t(rank)] = t.grad(w)(0, 0) + extra;
         });
     for (auto& th : threads) th.join();
-    BOOST_TEST(job.calls == 1);
+    BOOST_TEST(job.calls() == 1);
     BOOST_TEST(got[0] == 3.0 + 30.0);
     BOOST_TEST(got[1] == 3.0 + 30.0);
 }
