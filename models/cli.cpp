@@ -12,6 +12,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "xgrad/core/blas.hpp"
@@ -92,35 +93,56 @@ CLI::Option* add_dtype_option(CLI::App& app, std::string& dtype) {
 
 OutLock& OutLock::operator=(OutLock&& o) noexcept {
     if (this != &o) {
-        if (fd_ >= 0) ::close(fd_);
+        this->~OutLock();
         fd_ = o.fd_;
+        path_ = std::move(o.path_);
         o.fd_ = -1;
     }
     return *this;
 }
 
 OutLock::~OutLock() {
-    if (fd_ >= 0) ::close(fd_);  // (closing releases the flock)
+    if (fd_ < 0) return;
+    // removed while still held: whoever opens the name afterwards gets a new file (and checks
+    // that the name is still its file once it holds the lock: prepare_out)
+    ::unlink(path_.c_str());
+    ::close(fd_);  // (closing releases the flock)
+    fd_ = -1;
 }
 
 OutLock prepare_out(const std::string& dir) {
     ensure_writable(dir);
     const std::string file = out_file(dir, ".xgrad.lock");
-    const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0) throw UsageError("--out " + dir + ": cannot open the lock file " + file + " (" + std::strerror(errno) + ")");
-    OutLock lock(fd);
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        const int err = errno;
-        char pid[32] = {};
-        const ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
-        std::string holder = n > 0 ? std::string(pid, std::size_t(n)) : "";
-        holder.erase(std::remove_if(holder.begin(), holder.end(), [](char c) { return c < '0' || c > '9'; }),
-                     holder.end());
-        if (err == EWOULDBLOCK)
-            throw UsageError("--out " + dir + ": another training (pid " + (holder.empty() ? "?" : holder) +
-                             ") is writing there; wait for it to end or choose another --out");
-        throw UsageError("--out " + dir + ": cannot lock " + file + " (" + std::strerror(err) + ")");
+    OutLock lock;
+    for (int attempt = 0;; ++attempt) {
+        const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+            throw UsageError("--out " + dir + ": cannot open the lock file " + file + " (" + std::strerror(errno) + ")");
+        if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            const int err = errno;
+            char pid[32] = {};
+            const ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
+            std::string holder = n > 0 ? std::string(pid, std::size_t(n)) : "";
+            holder.erase(std::remove_if(holder.begin(), holder.end(), [](char c) { return c < '0' || c > '9'; }),
+                         holder.end());
+            ::close(fd);  // not ours: its holder removes it
+            if (err == EWOULDBLOCK)
+                throw UsageError("--out " + dir + ": another training (pid " + (holder.empty() ? "?" : holder) +
+                                 ") is writing there; wait for it to end or choose another --out");
+            throw UsageError("--out " + dir + ": cannot lock " + file + " (" + std::strerror(err) + ")");
+        }
+        // the holder before us may have removed the name after we opened it: then this lock is on
+        // a file nobody else will see; take the new one
+        struct stat held {}, named {};
+        if (::fstat(fd, &held) == 0 && ::stat(file.c_str(), &named) == 0 && held.st_ino == named.st_ino &&
+            held.st_dev == named.st_dev) {
+            lock = OutLock(fd, file);
+            break;
+        }
+        ::close(fd);
+        if (attempt == 20) throw UsageError("--out " + dir + ": cannot hold the lock file " + file);
     }
+    const int fd = lock.fd();
     const std::string me = std::to_string(::getpid()) + "\n";
     if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, me.data(), me.size(), 0) != ssize_t(me.size()))
         throw UsageError("--out " + dir + ": cannot write the lock file " + file + " (" + std::strerror(errno) + ")");

@@ -36,19 +36,22 @@ void remove_stale_temporaries(const std::string& dir);
 
 // A training's hold on its output directory: the lock file DIR/.xgrad.lock, flock()ed for the
 // life of this object (the kernel releases it when the process ends however it ends, so a lock
-// of a dead process is simply taken over) and holding the holder's pid for the message.
+// of a dead process is simply taken over) and holding the holder's pid for the message. Removed
+// when the object goes (a run that ends normally leaves only its outputs).
 class OutLock {
 public:
     OutLock() = default;
-    explicit OutLock(int fd) : fd_(fd) {}
-    OutLock(OutLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+    OutLock(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+    OutLock(OutLock&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)) { o.fd_ = -1; }
     OutLock& operator=(OutLock&& o) noexcept;
     OutLock(const OutLock&) = delete;
     OutLock& operator=(const OutLock&) = delete;
     ~OutLock();
+    int fd() const { return fd_; }
 
 private:
     int fd_ = -1;
+    std::string path_;
 };
 
 // The output directory of a training run, before any work: ensure_writable, then the lock
