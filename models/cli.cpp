@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
 #include <filesystem>
 #include <new>
 
@@ -184,6 +185,16 @@ void check_same_settings(const std::string& file,
     }
 }
 
+void refuse_empty_values(const CLI::App& app) {
+    for (const CLI::Option* opt : app.get_options()) {
+        if (opt->count() == 0 || opt->get_expected_max() == 0) continue;  // not given, or a flag
+        for (const std::string& v : opt->results())
+            if (v.empty())
+                throw CLI::ValidationError(opt->get_name(), "the value is empty (give a value or leave the option out)");
+    }
+    for (const CLI::App* sub : app.get_subcommands()) refuse_empty_values(*sub);
+}
+
 int run(const char* program, CLI::App& app, int argc, char** argv, const std::function<int()>& body,
         const std::string& memory_hint, const std::function<void(const std::string&)>& report) {
     // A file-size limit (ulimit -f) then fails the write with EFBIG, which the writers report,
@@ -196,6 +207,7 @@ int run(const char* program, CLI::App& app, int argc, char** argv, const std::fu
     };
     try {
         app.parse(argc, argv);
+        refuse_empty_values(app);
     } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
     } catch (const CLI::CallForAllHelp& e) {
@@ -209,7 +221,8 @@ int run(const char* program, CLI::App& app, int argc, char** argv, const std::fu
         const int code = body();
         // Results that never reached standard output (a full disk, /dev/full, a closed pipe) are
         // a failure, not a success.
-        if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+        std::cout.flush();
+        if (std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout) {
             std::fprintf(stderr, "%s: cannot write the results to standard output: %s\n", program,
                          std::strerror(errno));
             return 2;

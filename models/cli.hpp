@@ -76,7 +76,14 @@ void check_same_settings(const std::string& file,
                          const std::vector<std::pair<std::string, std::string>>& saved,
                          const std::vector<std::pair<std::string, std::string>>& now);
 
-// Parses the command line and runs `body`: --help prints and exits 0; a parse error, a std::exception
+// An option given an empty value (--data "", --seed "", an empty positional): a ValidationError
+// naming it. No option of these programs takes an empty text: an empty path would otherwise mean
+// "the default" (--data, --resume: silently not resuming) or the current directory, an empty
+// number whatever the option's parser makes of it. run() applies it to every subcommand.
+void refuse_empty_values(const CLI::App& app);
+
+// Parses the command line and runs `body`: --help prints and exits 0; a parse error, an empty
+// value (refuse_empty_values), a std::exception
 // or a bad_alloc (with `memory_hint` after "not enough memory for this run") prints one line
 // "<program>: ..." on stderr and returns 2; otherwise body's return value.
 // `report` (when given) receives that line (without its newline) instead of stderr: a process of

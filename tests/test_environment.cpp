@@ -7,6 +7,9 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -119,5 +122,66 @@ BOOST_AUTO_TEST_CASE(text_from_a_file_cannot_break_a_line,
     const auto r = run_shell(DIGITS_CLASSIFIER " predict --model " + file);
     expect_one_line(r, "'fc1.W\\x0amodel: forged\\x1b[2J' is not a parameter of this program's network");
     BOOST_TEST(r.err.find('\x1b') == std::string::npos);
+    fs::remove_all(dir);
+}
+
+// Every option that takes a value, of every program, read from its --help (so an option added
+// later is covered): an empty value is one line naming the option and exit 2, with nothing done
+// (an empty --data or --resume used to mean the default, i.e. a fresh training; an empty --seed
+// was read as 0). `base` holds what a program requires, minus the option under test.
+BOOST_AUTO_TEST_CASE(an_empty_value_is_refused_for_every_option_of_every_program) {
+    struct Program {
+        std::string command;
+        std::map<std::string, std::string> base;
+        std::vector<std::string> positionals;  // names of positional arguments taking a value
+    };
+    const std::vector<Program> programs = {
+        {CAT_CLASSIFIER " train", {{"--out", "/tmp/xgrad_env_unused"}}, {}},
+        {CAT_CLASSIFIER " predict", {{"--model", "/nonexistent.h5"}}, {"images"}},
+        {DIGITS_CLASSIFIER " train", {{"--out", "/tmp/xgrad_env_unused"}}, {}},
+        {DIGITS_CLASSIFIER " predict", {{"--model", "/nonexistent.h5"}}, {}},
+        {GRADCHECK, {}, {}},
+        {MAKE_DATASET, {{"--out", "/tmp"}, {"--examples", "1"}}, {}},
+        {BENCH_STREAM, {{"--file", "/nonexistent.h5"}}, {}},
+        {BENCH, {}, {}},
+    };
+    const std::regex takes_value(R"(^\s+(--[a-z0-9-]+)(?:,--[a-z0-9-]+)*\s+[A-Z]+\b)");
+    for (const Program& p : programs) {
+        const auto help = run_shell(p.command + " --help");
+        BOOST_TEST_REQUIRE(help.status == 0, p.command);
+        std::vector<std::string> options;
+        std::istringstream lines(help.out);
+        for (std::string line; std::getline(lines, line);) {
+            std::smatch m;
+            if (std::regex_search(line, m, takes_value)) options.push_back(m[1]);
+        }
+        BOOST_TEST(options.size() >= 2u, p.command << ": " << help.out);
+        auto run_with = [&](const std::string& name, const std::string& args) {
+            std::string command = p.command;
+            for (const auto& [option, value] : p.base)
+                if (option != name) command += " " + option + " " + value;
+            const auto r = run_shell(command + " " + args);
+            BOOST_TEST_CONTEXT(command << " " << args) {
+                BOOST_TEST(r.status == 2);
+                BOOST_TEST(lines_of(r.err).size() == 1u, r.err);
+                BOOST_TEST(r.err.find(name + ": ") != std::string::npos, r.err);
+                BOOST_TEST(r.out.empty(), r.out);
+            }
+        };
+        for (const std::string& option : options) run_with(option, option + " ''");
+        for (const std::string& positional : p.positionals) run_with(positional, "''");
+    }
+}
+
+// The benchmarks too: results that never reached standard output are exit 2, one line.
+BOOST_AUTO_TEST_CASE(a_benchmark_whose_results_cannot_be_written_fails) {
+    char tmpl[] = "/tmp/xgrad_env_XXXXXX";
+    const fs::path dir = ::mkdtemp(tmpl);
+    BOOST_REQUIRE(run_shell(MAKE_DATASET " --random --examples 96 --test-examples 8 --out " +
+                            dir.string()).status == 0);
+    const std::string bench = BENCH_STREAM " --epochs 1 --batch 32 --file " + (dir / "train_catvnoncat.h5").string();
+    BOOST_TEST(run_shell(bench + " > /dev/null").status == 0);
+    expect_one_line(run_shell(bench + " > /dev/full"),
+                    "xgrad_bench_stream: cannot write the results to standard output: No space left on device");
     fs::remove_all(dir);
 }

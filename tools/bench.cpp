@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "bench_util.hpp"
+#include "cli.hpp"
 #include "xgrad/io/io.hpp"
 #include "xgrad/xgrad.hpp"
 
@@ -105,17 +106,9 @@ int main(int argc, char** argv) {
     app.add_option("--peer-timeout", peer_timeout, "seconds a peer program may take before it is killed and reported")
         ->check(CLI::PositiveNumber);
     app.add_flag("--quick", quick, "fewer iterations and no scaling sweeps");
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-        return app.exit(e);
-    } catch (const CLI::ParseError& e) {
-        std::cerr << "xgrad_bench: " << e.what() << " (see --help)\n";
-        return 2;
-    }
-    if (quick) iters = std::max(10, iters / 5);
+    return cli::run("xgrad_bench", app, argc, argv, [&]() -> int {
+        if (quick) iters = std::max(10, iters / 5);
 
-    try {
         std::vector<Row> rows;
         const MlpSpec w1({12288, 20, 7, 5, 1}, {"relu", "relu", "relu", "sigmoid"});
         const MlpSpec w2({2, 4, 1}, {"relu", "sigmoid"});
@@ -248,8 +241,5 @@ int main(int argc, char** argv) {
         std::cout << "\n| workload | result | note |\n|---|---|---|\n";
         for (const auto& r : rows) std::cout << "| " << r.what << " | " << r.value << " | " << r.note << " |\n";
         return 0;
-    } catch (const std::exception& e) {
-        std::cerr << "xgrad_bench: " << e.what() << "\n";
-        return 2;
-    }
+    });
 }

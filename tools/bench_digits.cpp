@@ -31,6 +31,7 @@
 #include <thread>
 
 #include "bench_util.hpp"
+#include "cli.hpp"
 #include "xgrad/io/io.hpp"
 #include "xgrad/xgrad.hpp"
 
@@ -144,20 +145,12 @@ int main(int argc, char** argv) {
     app.add_option("--timeout", timeout, "seconds each child process may take")->check(CLI::Range(1.0, 86400.0));
     app.add_flag("--no-peers", no_peers, "time xgrad only");
     app.add_flag("--quick", quick, "300 steps, one run each: to see that everything runs");
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-        return app.exit(e);
-    } catch (const CLI::ParseError& e) {
-        std::cerr << "xgrad_bench_digits: " << e.what() << " (see --help)\n";
-        return 2;
-    }
-    if (quick) {
-        steps = std::min(steps, 300);
-        runs = 1;
-    }
+    return cli::run("xgrad_bench_digits", app, argc, argv, [&]() -> int {
+        if (quick) {
+            steps = std::min(steps, 300);
+            runs = 1;
+        }
 
-    try {
         std::string data_dir;
         try {
             data_dir = io::find_digits_dir(data_opt, XGRAD_DEFAULT_DIGITS_DIR);
@@ -299,8 +292,5 @@ int main(int argc, char** argv) {
         for (const auto& r : rows)
             std::cout << "| " << r.what << " | " << r.xgrad << " | " << r.peer << " | " << r.ratio << " |\n";
         return 0;
-    } catch (const std::exception& e) {
-        std::cerr << "xgrad_bench_digits: " << e.what() << "\n";
-        return 2;
-    }
+    });
 }

@@ -17,6 +17,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli.hpp"
 #include "xgrad/dist/dist.hpp"
 #include "xgrad/nn/mlp.hpp"
 #include "xgrad/nn/train.hpp"
@@ -119,6 +120,7 @@ int main(int argc, char** argv) {
         ->check(CLI::PositiveNumber);
     try {
         app.parse(argc, argv);
+        cli::refuse_empty_values(app);
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     }

@@ -18,6 +18,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli.hpp"
 #include "xgrad/io/io.hpp"
 #include "xgrad/io/stream.hpp"
 #include "xgrad/nn/train.hpp"
@@ -110,11 +111,7 @@ int main(int argc, char** argv) {
     app.add_option("--batch", batches, "mini-batch sizes")->delimiter(',')->capture_default_str();
     app.add_option("--epochs", epochs, "timed epochs per run")->capture_default_str()->check(CLI::Range(1, 1000));
     app.add_option("--dtype", dtype, "f64 or f32")->capture_default_str()->check(CLI::IsMember({"f64", "f32"}));
-    CLI11_PARSE(app, argc, argv);
-    try {
+    return cli::run("xgrad_bench_stream", app, argc, argv, [&] {
         return dtype == "f32" ? run<float>(file, batches, epochs) : run<double>(file, batches, epochs);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "xgrad_bench_stream: %s\n", e.what());
-        return 2;
-    }
+    });
 }

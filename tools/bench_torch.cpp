@@ -17,6 +17,7 @@
 #include <iostream>
 #include <thread>
 
+#include "cli.hpp"
 #include "xgrad/io/io.hpp"
 #include "xgrad/xgrad.hpp"
 
@@ -110,15 +111,7 @@ int main(int argc, char** argv) {
     app.add_option("--iterations", iters, "timed training steps per W1 measurement")
         ->check(CLI::Range(1, 1000000));
     app.add_option("--data", data_opt, "cat/non-cat dataset directory (else synthetic data)");
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-        return app.exit(e);
-    } catch (const CLI::ParseError& e) {
-        std::cerr << "xgrad_bench_torch: " << e.what() << " (see --help)\n";
-        return 2;
-    }
-    try {
+    return xgrad::cli::run("xgrad_bench_torch", app, argc, argv, [&]() -> int {
         using namespace xgrad;
         const MlpSpec w1({12288, 20, 7, 5, 1}, {"relu", "relu", "relu", "sigmoid"});
         const MlpSpec w2({2, 4, 1}, {"relu", "sigmoid"});
@@ -161,8 +154,5 @@ int main(int argc, char** argv) {
             std::cout << "w2_best_us " << r.median_ms * 1000.0 << "\n";
         }
         return 0;
-    } catch (const std::exception& e) {
-        std::cerr << "xgrad_bench_torch: " << e.what() << "\n";
-        return 2;
-    }
+    });
 }

@@ -26,6 +26,7 @@
 #include <CLI/CLI.hpp>
 #include <xtensor/xview.hpp>
 
+#include "cli.hpp"
 #include "xgrad/check/gradcheck.hpp"
 #include "xgrad/core/blas.hpp"
 #include "xgrad/io/io.hpp"
@@ -655,7 +656,6 @@ CLI::Validator whole_number() {
 }
 
 int main(int argc, char** argv) {
-    std::signal(SIGXFSZ, SIG_IGN);  // a file-size limit: the dump's writer reports EFBIG
     CLI::App app{"gradcheck: the tape's gradients vs the seed's hand-derived formulas vs finite "
                  "differences, per quantity and layer; with --ops, every op of the library vs "
                  "finite differences. Exit 0: every row passes; 1: a row fails; 2: bad input."};
@@ -701,42 +701,20 @@ int main(int argc, char** argv) {
     auto* dtype = app.add_option("--dtype", o.dtype,
                                  "--ops: f64 (default; eps 1e-6, tolerance 1e-6) or f32 (eps 1e-3, "
                                  "tolerance 2e-2); the network check is f64 only");
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::CallForHelp&) {
-        std::cout << app.help();
-        return 0;
-    } catch (const CLI::ParseError& e) {
-        std::cerr << "gradcheck: " << io::printable(e.what()) << "\n";
-        return 2;
-    }
-    o.examples_given = ex->count() > 0;
-    o.data_given = data->count() > 0;
-    o.keep_given = keep->count() > 0;
-    o.mask_seed_given = mseed->count() > 0;
-    o.dtype_given = dtype->count() > 0;
-    o.eps_given = app.get_option("--eps")->count() > 0;
-    o.tol_fd_given = app.get_option("--tol-fd")->count() > 0;
-    o.sample_given = app.get_option("--sample")->count() > 0;
-    for (const char* name : {"--layers", "--activations", "--examples", "--model", "--data",
-                             "--tol-hand", "--lambd", "--keep-prob", "--mask-seed"})
-        if (app.get_option(name)->count() > 0) o.network_only.push_back(name);
-    if (json->count() > 0) o.network_only.push_back("--json");
-    if (dump->count() > 0) o.network_only.push_back("--dump");
-    try {
-        check_environment();
-        const int code = run(o);
-        std::cout.flush();
-        if (std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout) {  // results never seen
-            std::cerr << "gradcheck: cannot write the results to standard output: " << std::strerror(errno) << "\n";
-            return 2;
-        }
-        return code;
-    } catch (const std::bad_alloc&) {
-        std::cerr << "gradcheck: not enough memory for this check (are --layers or --examples far larger than meant?)\n";
-        return 2;
-    } catch (const std::exception& e) {
-        std::cerr << "gradcheck: " << io::printable(e.what()) << "\n";
-        return 2;
-    }
+    return cli::run("gradcheck", app, argc, argv, [&] {
+        o.examples_given = ex->count() > 0;
+        o.data_given = data->count() > 0;
+        o.keep_given = keep->count() > 0;
+        o.mask_seed_given = mseed->count() > 0;
+        o.dtype_given = dtype->count() > 0;
+        o.eps_given = app.get_option("--eps")->count() > 0;
+        o.tol_fd_given = app.get_option("--tol-fd")->count() > 0;
+        o.sample_given = app.get_option("--sample")->count() > 0;
+        for (const char* name : {"--layers", "--activations", "--examples", "--model", "--data",
+                                 "--tol-hand", "--lambd", "--keep-prob", "--mask-seed"})
+            if (app.get_option(name)->count() > 0) o.network_only.push_back(name);
+        if (json->count() > 0) o.network_only.push_back("--json");
+        if (dump->count() > 0) o.network_only.push_back("--dump");
+        return run(o);
+    }, "(are --layers or --examples far larger than meant?)");
 }

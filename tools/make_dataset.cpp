@@ -23,6 +23,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli.hpp"
 #include "h5.hpp"
 #include "xgrad/io/io.hpp"
 
@@ -158,20 +159,11 @@ int main(int argc, char** argv) {
     app.add_option("--height", o.height, "--random: image height")->capture_default_str()->check(CLI::Range(1LL, 4096LL));
     app.add_option("--width", o.width, "--random: image width")->capture_default_str()->check(CLI::Range(1LL, 4096LL));
     app.add_option("--channels", o.channels, "--random: channels")->capture_default_str()->check(CLI::Range(1LL, 4LL));
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-        return app.exit(e);
-    } catch (const CLI::ParseError& e) {
-        std::fprintf(stderr, "make_dataset: %s\n", e.what());
-        return 2;
-    }
-    try {
-        return run(o);
-    } catch (const H5::Exception& e) {
-        std::fprintf(stderr, "make_dataset: HDF5: %s\n", e.getDetailMsg().c_str());
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "make_dataset: %s\n", e.what());
-    }
-    return 2;
+    return cli::run("make_dataset", app, argc, argv, [&] {
+        try {
+            return run(o);
+        } catch (const H5::Exception& e) {
+            throw DataError(o.out + ": " + e.getDetailMsg());
+        }
+    });
 }
