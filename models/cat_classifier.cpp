@@ -187,6 +187,7 @@ Plan plan(const TrainOptions& o) {
     c.reg.lambd = o.lambd;
     c.reg.keep_prob = o.keep_prob;
     c.dropout_seed = o.dropout_seed;
+    c.threads = o.threads;
     p.settings = identity_settings(o);
     p.model = cli::out_file(o.out, "model.h5");
     p.curve = cli::out_file(o.out, "cost_curve.png");
@@ -275,7 +276,6 @@ std::unique_ptr<Trainer<T>> start(const TrainOptions& o, const Plan& p, io::CatD
                                                p.config);
     }
     trainer->net().tape().set_check_finite(o.anomaly_check);
-    if (o.threads > 0) trainer->net().tape().set_threads(o.threads);
     costs.reserve(std::size_t(o.iterations));
     if (!o.resume.empty()) {
         io::Checkpoint<T> c = io::load_checkpoint<T>(o.resume);

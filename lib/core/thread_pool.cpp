@@ -1,20 +1,38 @@
 #include "thread_pool.hpp"
 
+#include <string>
+#include <system_error>
+
+#include "xgrad/core/tensor.hpp"
+
 namespace xgrad::detail {
 
 ThreadPool::ThreadPool(int size) : size_(size < 1 ? 1 : size) {
     threads_.reserve(std::size_t(size_ - 1));
-    for (int i = 1; i < size_; ++i) threads_.emplace_back([this, i] { worker(i); });
+    try {
+        for (int i = 1; i < size_; ++i) threads_.emplace_back([this, i] { worker(i); });
+    } catch (const std::system_error& e) {
+        // The system refused a thread (a limit on memory or processes): the threads already
+        // started must be joined here (a joinable std::thread destroyed is std::terminate), and
+        // the reason said as what it is, not as the bare "Resource temporarily unavailable".
+        stop();
+        throw Error("cannot start thread " + std::to_string(threads_.size() + 2) + " of " + std::to_string(size_) +
+                    " (" + e.code().message() +
+                    "): the limits on memory or processes (ulimit -v, ulimit -u) leave too little; use fewer threads");
+    }
 }
 
-ThreadPool::~ThreadPool() {
+void ThreadPool::stop() {
     {
         std::lock_guard<std::mutex> lock(mu_);
         stop_ = true;
     }
     start_cv_.notify_all();
     for (auto& t : threads_) t.join();
+    threads_.clear();
 }
+
+ThreadPool::~ThreadPool() { stop(); }
 
 void ThreadPool::run(void (*fn)(void*, int), void* ctx) {
     if (size_ == 1) {

@@ -28,6 +28,7 @@ public:
 
 private:
     void worker(int index);
+    void stop();  // joins every started thread
 
     int size_;
     std::vector<std::thread> threads_;

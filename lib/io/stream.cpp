@@ -25,6 +25,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <system_error>
 #include <thread>
 #include <unistd.h>
 
@@ -267,7 +268,12 @@ H5StreamSource<T>::H5StreamSource(const std::string& file, StreamOptions options
     impl_->opt = std::move(options);
     try {
         impl_->start();
-        impl_->worker = std::thread([this] { impl_->loop(); });
+        try {
+            impl_->worker = std::thread([this] { impl_->loop(); });
+        } catch (const std::system_error& e) {
+            throw Error(file + ": cannot start the thread that reads ahead (" + e.code().message() +
+                        "): the limits on memory or processes (ulimit -v, ulimit -u) leave too little");
+        }
     } catch (...) {
         impl_->shutdown();
         throw;

@@ -138,8 +138,9 @@ Mlp<T>::Mlp(MlpSpec spec, const Params<T>& params, Matrix<T> X, Matrix<T> Y, Los
 
 template <class T>
 Mlp<T>::Mlp(MlpSpec spec, const Params<T>& params, Matrix<T> X, Matrix<T> Y, Regularization reg,
-            LossForm form)
+            LossForm form, int threads)
     : spec_(std::move(spec)), reg_(std::move(reg)) {
+    if (threads > 0) tape_.set_threads(threads);
     const std::size_t L = spec_.layers();
     if (params.W.size() != L || params.b.size() != L)
         throw ShapeError("Mlp: " + std::to_string(L) + " layers need " + std::to_string(L) +
@@ -456,6 +457,7 @@ Matrix<T> Mlp<T>::predict_proba(const Matrix<T>& X) const {
                          " rows per example, the network's input size is " +
                          std::to_string(spec_.dims[0]));
     Tape<T> t;
+    t.set_threads(tape_.threads());  // the network's threads (--threads 1 means one)
     NodeId a = t.constant(X);
     for (std::size_t l = 1; l <= layers(); ++l) {
         const NodeId z = t.add_bias(t.matmul(t.constant(tape_.value(W(l))), a),

@@ -37,6 +37,7 @@ void validate(const TrainConfig& c) {
     validate(c.optimizer);
     if (!(c.decay >= 0) || !std::isfinite(c.decay))
         throw UsageError("decay must be a finite number >= 0, got " + std::to_string(c.decay));
+    if (c.threads < 0) throw UsageError("threads must be 0 (every core) or more, got " + std::to_string(c.threads));
     if (c.decay_interval < 1)
         throw UsageError("decay interval must be at least 1 epoch, got " +
                          std::to_string(c.decay_interval));
@@ -199,7 +200,7 @@ Trainer<T>::Trainer(const MlpSpec& spec, const Params<T>& init, Matrix<T> X, Mat
       net_(spec, init,
            source_ ? Matrix<T>(xt::zeros<T>({source_->features(), widest_part(batch_, chunk_, 1)})) : std::move(X),
            source_ ? Matrix<T>(xt::zeros<T>({source_->label_rows(), widest_part(batch_, chunk_, 1)})) : std::move(Y),
-           config_.reg),
+           config_.reg, LossForm::fused, config_.threads),
       opt_(net_.tape(), config_.optimizer),
       dropout_rng_(config_.dropout_seed),
       order_(m_) {
@@ -218,7 +219,7 @@ Trainer<T>::Trainer(const MlpSpec& spec, const Params<T>& init, std::shared_ptr<
       net_(spec, init,
            Matrix<T>(xt::zeros<T>({source_->features(), widest_part(batch_, chunk_, group ? group->size() : 1)})),
            Matrix<T>(xt::zeros<T>({source_->label_rows(), widest_part(batch_, chunk_, group ? group->size() : 1)})),
-           config_.reg),
+           config_.reg, LossForm::fused, config_.threads),
       opt_(net_.tape(), config_.optimizer),
       dropout_rng_(config_.dropout_seed),
       order_(m_) {

@@ -117,9 +117,10 @@ public:
     Mlp(MlpSpec spec, const Params<T>& params, Matrix<T> X, Matrix<T> Y,
         LossForm form = LossForm::fused);
     // The same with L2 and/or dropout. Labels of a softmax network are [1, m] class indices or
-    // [K, m] one-hot columns.
+    // [K, m] one-hot columns. `threads` > 0: the tape's threads from the start (recording computes
+    // the forward pass; tape().set_threads later would first have started every core's thread).
     Mlp(MlpSpec spec, const Params<T>& params, Matrix<T> X, Matrix<T> Y, Regularization reg,
-        LossForm form = LossForm::fused);
+        LossForm form = LossForm::fused, int threads = 0);
 
     const MlpSpec& spec() const { return spec_; }
     std::size_t layers() const { return spec_.layers(); }

@@ -102,6 +102,8 @@ struct TrainConfig {
     // batch from a streaming source, which it computes in the source's chunk_columns(). A batch wider than this is done
     // in chunks whose gradients are accumulated, weighted by their widths, before the one step.
     std::size_t chunk_columns = 0;
+    // Threads of the network's tape (0: its default, every core), from its construction on.
+    int threads = 0;
 };
 void validate(const TrainConfig& config);
 
