@@ -367,7 +367,7 @@ BOOST_AUTO_TEST_CASE(bad_input_is_one_line_and_exit_2) {
     io::save_model((work_dir() / "small.h5").string(), spec, he_init<double>(spec, 1), 0.1, 1, 1u, 0.5);
     if (dataset()) check(run("predict --model small.h5 --data '" + *dataset() + "'"), "input size 12");
     std::ofstream(work_dir() / "fake.png") << "not a picture";
-    check(run("predict --model small.h5 fake.png"), "fake.png: cannot read as a JPEG or PNG image");
+    check(run("predict --model small.h5 fake.png"), "fake.png: not a JPEG, PNG or BMP image (none of their signatures)");
 }
 
 BOOST_AUTO_TEST_CASE(any_option_combination_runs, needs_data()) {

@@ -1500,3 +1500,103 @@ BOOST_AUTO_TEST_CASE(limits_from_the_environment_are_checked) {
         BOOST_TEST(io::load_model(model).spec.dims.size() > 1);
     }
 }
+
+// A read stopped by a limit of this process (ulimit -v below the address space the helper may
+// use: it inherits the lower one) is not called damaged: the message names the limit and both
+// sizes. Checked in a forked child, whose limit is 2000 MiB against the helper's 2048 + 256.
+BOOST_AUTO_TEST_CASE(a_limit_of_the_process_is_not_called_damage) {
+#if !defined(__SANITIZE_ADDRESS__)  // RLIMIT_AS cannot work under ASan (see above)
+    TempDir tmp;
+    const std::string model = (tmp.path / "model.h5").string(), out = (tmp.path / "msg").string();
+    write_model<double>(model);
+    const ScopedEnv memory("XGRAD_READ_MEMORY_MIB", "2048");
+    for (const char* script : {"kill -ABRT $$", "exit 1"}) {
+        const ScopedEnv reader("XGRAD_READER", stand_in(tmp.path, "fails.sh", script).c_str());
+        BOOST_TEST(model_error(model).first.find("the file is damaged") != std::string::npos);  // no limit: damaged
+        const pid_t pid = ::fork();
+        BOOST_REQUIRE(pid >= 0);
+        if (pid == 0) {
+            const rlimit as{rlim_t(2000) << 20, rlim_t(2000) << 20};
+            ::setrlimit(RLIMIT_AS, &as);
+            std::ofstream(out) << model_error(model).first;
+            ::_exit(0);
+        }
+        int status = 0;
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        const std::string msg = slurp(out);
+        BOOST_TEST(msg.find("the file is damaged") == std::string::npos, msg);
+        BOOST_TEST(msg.find(": the address-space limit of this process (ulimit -v: 2000 MiB, below the 2304 MiB the "
+                            "reader may use) may be the cause rather than the file: raise it") != std::string::npos,
+                   msg);
+    }
+#endif
+}
+
+// Images refused for what they are: a valid PNG too large to decode says its size as a JPEG
+// does (stb's answer for it was "unknown image type"); a BMP stored top-down (negative height)
+// is read, the same picture as bottom-up; a GIF is not a format we read.
+BOOST_AUTO_TEST_CASE(image_refusals_say_the_real_reason) {
+    TempDir tmp;
+    auto put = [&](const std::string& name, const Bytes& b) {
+        const std::string path = (tmp.path / name).string();
+        std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
+        return path;
+    };
+    auto error_of = [](const std::string& path) {
+        try {
+            io::load_image(path, 8, 8, 3);
+        } catch (const DataError& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    // a PNG whose IHDR says 20000 x 20000, its CRC right: a valid header
+    Bytes big = png(12, 9, 3);
+    put_be32(big, 16, 20000);
+    put_be32(big, 20, 20000);
+    {
+        std::uint32_t crc = 0xffffffffu;  // CRC-32 of "IHDR" + its 13 bytes (PNG's polynomial)
+        for (std::size_t i = 12; i < 12 + 4 + 13; ++i) {
+            crc ^= big[i];
+            for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+        }
+        put_be32(big, 29, ~crc);
+    }
+    const std::string big_png = put("big.png", big);
+    BOOST_TEST(error_of(big_png) == big_png + ": cannot read as a PNG image (its header says 20000x20000 pixels, "
+                                              "more than the 67108864 an image may have)");
+    Bytes jpg = jpeg(16, 12, 3, 90);
+    for (std::size_t i = 2; i + 8 < jpg.size(); ++i)
+        if (jpg[i] == 0xFF && jpg[i + 1] == 0xC0) {  // SOF0: height, width
+            jpg[i + 5] = 0x4e, jpg[i + 6] = 0x20, jpg[i + 7] = 0x4e, jpg[i + 8] = 0x20;
+            break;
+        }
+    const std::string big_jpg = put("big.jpg", jpg);
+    BOOST_TEST(error_of(big_jpg) == big_jpg + ": cannot read as a JPEG image (its header says 20000x20000 pixels, "
+                                              "more than the 67108864 an image may have)");
+    // top-down: the height negated, the rows in the other order
+    const int w = 8, h = 8;
+    const Bytes up = bmp(w, h, 3);
+    Bytes down = up;
+    const std::size_t offset = up[10] | up[11] << 8 | up[12] << 16 | std::size_t(up[13]) << 24;
+    const std::size_t stride = (std::size_t(w) * 3 + 3) / 4 * 4;
+    for (int y = 0; y < h; ++y)
+        std::copy_n(up.begin() + std::ptrdiff_t(offset + std::size_t(y) * stride), stride,
+                    down.begin() + std::ptrdiff_t(offset + std::size_t(h - 1 - y) * stride));
+    const std::int32_t negative = -h;
+    std::memcpy(down.data() + 22, &negative, 4);  // little-endian, as the format
+    const auto a = io::load_image(put("up.bmp", up), h, w, 3), b = io::load_image(put("down.bmp", down), h, w, 3);
+    BOOST_TEST(a == b);
+    BOOST_TEST(a == pattern(w, h, 3));
+    const std::string gif_text = "GIF89a\x01\x00\x01\x00\x80\x00\x00";
+    const std::string gif = put("x.gif", Bytes(gif_text.begin(), gif_text.end()));
+    BOOST_TEST(error_of(gif) == gif + ": not a JPEG, PNG or BMP image (none of their signatures)");
+    // a damaged header says what stb found, not "unknown image type"
+    Bytes bad = png(12, 9, 3);
+    put_be32(bad, 8, 12);  // the IHDR's length
+    const std::string bad_png = put("bad.png", bad);
+    const std::string msg = error_of(bad_png);
+    BOOST_TEST(msg.rfind(bad_png + ": cannot read as a PNG image (", 0) == 0, msg);
+    BOOST_TEST(msg.find("unknown image type") == std::string::npos, msg);
+}

@@ -40,7 +40,7 @@ std::vector<std::uint8_t> load_image(const std::string& path, std::size_t height
                          std::to_string(height) + "x" + std::to_string(channels));
     struct stat st {};
     if (::stat(path.c_str(), &st) == 0 && std::size_t(st.st_size) > kMaxFileBytes)
-        throw DataError(path + ": cannot read as a JPEG or PNG image (the file has " +
+        throw DataError(path + ": cannot read as a JPEG, PNG or BMP image (the file has " +
                         std::to_string(st.st_size) + " bytes, more than the " +
                         std::to_string(kMaxFileBytes >> 20) + " MiB an image may have)");
     const isolated::Picture p = isolated::read_image(path, int(channels));

@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
@@ -218,7 +219,8 @@ std::vector<unsigned char> run_reader(const std::string& file, const std::string
     child.pid = -1;
     const std::string limit_mib = std::to_string(lim.memory >> 20) + " MiB";
     if (how == big)
-        throw DataError(file + ": reading it needs more than the " + limit_mib + " limit (XGRAD_READ_MEMORY_MIB)");
+        throw DataError(file + ": reading it needs more than the " + limit_mib + " limit (XGRAD_READ_MEMORY_MIB)" +
+                        memory_limit_note(lim));
     if (how == late || !exited)
         throw DataError(file + ": reading did not finish in " + std::to_string(lim.seconds) +
                         " s (XGRAD_READ_SECONDS): the file is damaged or too big");
@@ -229,13 +231,13 @@ std::vector<unsigned char> run_reader(const std::string& file, const std::string
         if (sig == SIGXCPU || sig == SIGKILL)
             throw DataError(file + ": reading did not finish in " + std::to_string(lim.seconds) +
                             " s of processor time (XGRAD_READ_SECONDS): the file is damaged or too big");
-        throw DataError(file + ": " + reader + " crashed reading it (" + signal_name(sig) + "): the file is damaged");
+        throw DataError(file + ": " + reader + " crashed reading it (" + signal_name(sig) + "): " + failure_cause(lim));
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || how == broken)
         throw DataError(file + ": " + reader + " failed reading it (" + helper + " exit status " +
-                        std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + "): the file is damaged");
+                        std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + "): " + failure_cause(lim));
     if (out.empty() || out.back() != wire::kEnd)
-        throw DataError(file + ": " + reader + " stopped reading it without an answer: the file is damaged");
+        throw DataError(file + ": " + reader + " stopped reading it without an answer: " + failure_cause(lim));
     return out;
 }
 
@@ -244,13 +246,16 @@ std::vector<unsigned char> run_reader(const std::string& file, const std::string
 }
 
 // the records every answer may hold: a file-level error or a refused allocation
-void common(const std::string& file, std::uint8_t tag, wire::Reader& r, std::uint64_t limit) {
+void common(const std::string& file, std::uint8_t tag, wire::Reader& r, const Limits& lim) {
     if (tag == wire::kError) throw DataError(file + ": " + printable(r.str()));
     if (tag == wire::kMemory) {
         const std::uint64_t bytes = r.u64();
-        throw DataError(file + ": reading it needs more than the " + std::to_string(limit >> 20) + " MiB limit" +
+        const std::string note = memory_limit_note(lim);
+        // a refusal below the helper's own limit was the process's limit
+        if (!bytes && !note.empty()) throw DataError(file + ": reading it ran out of memory" + note);
+        throw DataError(file + ": reading it needs more than the " + std::to_string(lim.memory >> 20) + " MiB limit" +
                         (bytes ? " (" + std::to_string(bytes) + " bytes for one array)" : std::string()) +
-                        " (XGRAD_READ_MEMORY_MIB)");
+                        " (XGRAD_READ_MEMORY_MIB)" + note);
     }
     malformed(file);
 }
@@ -323,6 +328,31 @@ Limits limits_for(std::uint64_t file_bytes) {
     return l;
 }
 
+namespace {
+// this process's address-space limit in bytes when it is below what the helper may use, else 0
+std::uint64_t tight_address_space(const Limits& lim) {
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 0;
+    const std::uint64_t helper = lim.memory + (std::uint64_t(256) << 20);  // as reader_main sets it
+    return std::uint64_t(rl.rlim_cur) < helper ? std::uint64_t(rl.rlim_cur) : 0;
+}
+}  // namespace
+
+std::string failure_cause(const Limits& lim) {
+    const std::uint64_t as = tight_address_space(lim);
+    if (!as) return "the file is damaged";
+    return "the address-space limit of this process (ulimit -v: " + std::to_string(as >> 20) +
+           " MiB, below the " + std::to_string((lim.memory >> 20) + 256) +
+           " MiB the reader may use) may be the cause rather than the file: raise it";
+}
+
+std::string memory_limit_note(const Limits& lim) {
+    const std::uint64_t as = tight_address_space(lim);
+    return as ? " (the address-space limit of this process, ulimit -v, is " + std::to_string(as >> 20) +
+                    " MiB: raise it)"
+              : "";
+}
+
 std::string reader_path(std::string* why) {
     std::string path;
     if (const char* e = std::getenv("XGRAD_READER"); e && *e) {
@@ -355,7 +385,7 @@ Contents read_h5(const std::string& file, const Request& req) {
     if (req.shapes_only) args.push_back("-S");
     for (const auto& d : req.datasets) args.insert(args.end(), {"-d", d});
     const std::vector<unsigned char> out = run_reader(file, "not an HDF5 file", args);
-    const std::uint64_t limit = limits_for(file_size(file)).memory;
+    const Limits limit = limits_for(file_size(file));
     Contents c;
     c.file = file;
     wire::Reader r(out.data(), out.size());
@@ -416,10 +446,10 @@ Contents read_h5(const std::string& file, const Request& req) {
 
 Picture read_image(const std::string& file, int channels) {
     const std::vector<unsigned char> out =
-        run_reader(file, "cannot read as a JPEG or PNG image", {"image", file, std::to_string(channels)});
+        run_reader(file, "cannot read as a JPEG, PNG or BMP image", {"image", file, std::to_string(channels)});
     wire::Reader r(out.data(), out.size());
     const std::uint8_t tag = r.u8();
-    if (tag != wire::kImage) common(file, tag, r, limits_for(file_size(file)).memory);
+    if (tag != wire::kImage) common(file, tag, r, limits_for(file_size(file)));
     Picture p;
     p.width = r.u32();
     p.height = r.u32();

@@ -77,6 +77,14 @@ struct Limits {
 };
 Limits limits_for(std::uint64_t file_bytes);
 
+// How a failed read ends its message: "the file is damaged" — unless this process runs under an
+// address-space limit (ulimit -v) below what the helper may use (it inherits the lower one), when
+// the limit, not the file, may be the cause: then the message says that, with both sizes.
+std::string failure_cause(const Limits& lim);
+// For a read refused for memory: "" normally, else " (the address-space limit of this process,
+// ulimit -v, is N MiB: raise it)".
+std::string memory_limit_note(const Limits& lim);
+
 // The helper's path; "" when it cannot be found (`why` says where it looked).
 std::string reader_path(std::string* why = nullptr);
 

@@ -87,10 +87,10 @@ struct H5StreamSource<T>::Impl {
         if (r > 0 && WIFSIGNALED(status)) {
             const int sig = WTERMSIG(status);
             if (sig == SIGXCPU) fail("the reader ran out of processor time (XGRAD_READ_SECONDS)");
-            fail("the HDF5 library crashed reading it (" + isolated::signal_name(sig) + "): the file is damaged");
+            fail("the HDF5 library crashed reading it (" + isolated::signal_name(sig) + "): " + isolated::failure_cause(lim));
         }
         fail("the reader stopped without an answer (exit status " +
-             std::to_string(r > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1) + "): the file is damaged");
+             std::to_string(r > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1) + "): " + isolated::failure_cause(lim));
     }
 
     // n bytes from the reader within the deadline
@@ -129,7 +129,7 @@ struct H5StreamSource<T>::Impl {
         if (tag == wire::kMemory) {
             recv_value<std::uint64_t>(deadline);
             fail("reading a batch needs more than the " + std::to_string(lim.memory >> 20) +
-                 " MiB limit (XGRAD_READ_MEMORY_MIB)");
+                 " MiB limit (XGRAD_READ_MEMORY_MIB)" + isolated::memory_limit_note(lim));
         }
         fail("the reader's answer is malformed (a mismatched xgrad-read?)");
     }
