@@ -334,7 +334,7 @@ BOOST_AUTO_TEST_CASE(find_digits_dir_looks_in_order) {
     } catch (const DataError& e) {
         const std::string msg = e.what();
         BOOST_TEST(msg.find("digits dataset not found: --data not given; XGRAD_DIGITS_DATA '/nonexistent/digits' "
-                            "has no train_digits.h5 and test_digits.h5") == 0u,
+                            "does not exist") == 0u,
                    msg);
         BOOST_TEST(msg.find("set XGRAD_DIGITS_DATA") != std::string::npos, msg);
     }
@@ -354,8 +354,8 @@ BOOST_AUTO_TEST_CASE(find_digits_dir_looks_in_order) {
         io::find_data_dir("/nonexistent/cat", "");
         BOOST_ERROR("no error");
     } catch (const DataError& e) {
-        BOOST_TEST(std::string(e.what()).find("cat/non-cat dataset not found: --data '/nonexistent/cat' has no "
-                                              "train_catvnoncat.h5 and test_catvnoncat.h5") == 0u,
+        BOOST_TEST(std::string(e.what()).find("cat/non-cat dataset not found: --data '/nonexistent/cat' does not "
+                                              "exist") == 0u,
                    e.what());
         BOOST_TEST(std::string(e.what()).find("set XGRAD_DATA") != std::string::npos, e.what());
     }
@@ -490,7 +490,7 @@ BOOST_AUTO_TEST_CASE(bad_input_is_one_line_and_exit_2) {
         BOOST_TEST(r.err.find(part) != std::string::npos, "'" << part << "' in: " << r.err);
     };
     check(run("train --data /nonexistent/xgrad"), "digits dataset not found: --data '/nonexistent/xgrad'");
-    check(run("train", "XGRAD_DIGITS_DATA=/nonexistent/env "), "XGRAD_DIGITS_DATA '/nonexistent/env' has no");
+    check(run("train", "XGRAD_DIGITS_DATA=/nonexistent/env "), "XGRAD_DIGITS_DATA '/nonexistent/env' does not exist");
     check(run("train --dtype f16"), "--dtype: f16 not in {f64,f32}");
     check(run("train --hidden 0"), "--hidden: '0' is not a layer size");
     check(run("train --hidden 64,-3"), "--hidden: '-3' is not a layer size");

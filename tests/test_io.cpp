@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sys/stat.h>
 #include <sstream>
 
 #include <H5Cpp.h>
@@ -231,6 +232,33 @@ BOOST_AUTO_TEST_CASE(catvnoncat_pair_and_lookup_order) {
         const std::string msg = e.what();
         BOOST_TEST(msg.find("--data not given; XGRAD_DATA not set") != std::string::npos, msg);
         BOOST_TEST(msg.find(empty.path.string()) != std::string::npos, msg);
+    }
+}
+
+// A dataset path that is no directory says what it is (it was "has no train_catvnoncat.h5" for a
+// FIFO, a device or a file alike); a directory holding a FIFO under the file's name says so.
+BOOST_AUTO_TEST_CASE(a_dataset_path_that_is_no_directory_says_what_it_is) {
+    TempDir dir;
+    BOOST_REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);
+    std::ofstream(dir / "file") << "x";
+    fs::create_directory(dir / "with_fifo");
+    BOOST_REQUIRE(::mkfifo((dir / "with_fifo/train_catvnoncat.h5").c_str(), 0600) == 0);
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {dir / "fifo", "' is a FIFO, not a directory; "},
+        {dir / "file", "' is a regular file, not a directory; "},
+        {"/dev/null", "' is a character device, not a directory; "},
+        {dir / "missing", "' does not exist; "},
+        {dir / "with_fifo", "' holds train_catvnoncat.h5 as a FIFO, not a regular file; "},
+        {dir.path.string(), "' has no train_catvnoncat.h5 and test_catvnoncat.h5; "},
+    };
+    for (const auto& [path, what] : cases) {
+        std::string msg;
+        try {
+            io::find_data_dir(path, "/nowhere");
+        } catch (const DataError& e) {
+            msg = e.what();
+        }
+        BOOST_TEST(msg.rfind("cat/non-cat dataset not found: --data '" + path + what, 0) == 0, msg);
     }
 }
 

@@ -20,15 +20,6 @@ std::string directory_of(const std::string& path) {
     return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-const char* kind_of(mode_t mode) {
-    if (S_ISDIR(mode)) return "a directory";
-    if (S_ISCHR(mode)) return "a character device";
-    if (S_ISBLK(mode)) return "a block device";
-    if (S_ISFIFO(mode)) return "a FIFO";
-    if (S_ISSOCK(mode)) return "a socket";
-    return "not a regular file";
-}
-
 [[noreturn]] void fail(const std::string& path, const std::string& what, const std::string& why) {
     throw DataError(printable(path) + ": cannot write the " + what + ": " + why);
 }
@@ -38,6 +29,16 @@ std::string reason(int err) { return std::strerror(err); }
 
 }  // namespace
 
+const char* file_kind(unsigned mode) {
+    if (S_ISREG(mode)) return "a regular file";
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a regular file";
+}
+
 void check_output_path(const std::string& path, const std::string& what) {
     if (path.empty()) throw DataError("cannot write the " + what + ": the file name is empty");
     const std::string dir = directory_of(path);
@@ -46,7 +47,7 @@ void check_output_path(const std::string& path, const std::string& what) {
         fail(path, what, "directory '" + printable(dir) + "' does not exist");
     if (::lstat(path.c_str(), &st) != 0) return;  // a new file
     if (S_ISLNK(st.st_mode) && ::stat(path.c_str(), &st) != 0) return;  // a link to nothing yet
-    if (!S_ISREG(st.st_mode)) fail(path, what, std::string("it is ") + kind_of(st.st_mode) + ", not a regular file");
+    if (!S_ISREG(st.st_mode)) fail(path, what, std::string("it is ") + file_kind(st.st_mode) + ", not a regular file");
 }
 
 void write_file_atomically(const std::string& path, const std::string& what, const void* data, std::size_t n) {

@@ -1,10 +1,14 @@
 #include "xgrad/io/io.hpp"
 #include "h5.hpp"
+#include "xgrad/io/files.hpp"
 #include "xgrad/io/text.hpp"
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <cstdlib>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace xgrad::io {
 
@@ -52,13 +56,27 @@ std::string find_dataset_dir(const std::string& option, const std::string& fallb
         source = "the built-in default";
         looked = "--data not given; " + place.env + " not set; ";
     }
+    const std::string where = looked + source + " '" + dir + "'";
+    auto refuse = [&](const std::string& why) {
+        throw DataError(place.what + " not found: " + where + " " + why + "; " + place.origin +
+                        "; put them in a directory and pass --data DIR or set " + place.env);
+    };
+    // what the path is, when it is not a directory (it used to be "has no <files>" for a FIFO too)
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0)
+        refuse(errno == ENOENT ? "does not exist" : std::string("cannot be examined (") + std::strerror(errno) + ")");
+    if (!S_ISDIR(st.st_mode)) refuse(std::string("is ") + file_kind(st.st_mode) + ", not a directory");
+    if (::access(dir.c_str(), R_OK | X_OK) != 0) refuse("cannot be read (" + std::string(std::strerror(errno)) + ")");
     std::string missing;
-    for (const std::string& f : place.files)
-        if (!is_regular_file(join_path(dir, f))) missing += (missing.empty() ? "" : " and ") + f;
+    for (const std::string& f : place.files) {
+        const std::string path = join_path(dir, f);
+        if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+            refuse("holds " + f + " as " + file_kind(st.st_mode) + ", not a regular file");
+        if (!is_regular_file(path)) missing += (missing.empty() ? "" : " and ") + f;
+    }
     if (missing.empty()) return dir;
-    throw DataError(place.what + " not found: " + looked + source + " '" + dir + "' has no " + missing +
-                    "; " + place.origin + "; put them in a directory and pass --data DIR or set " +
-                    place.env);
+    refuse("has no " + missing);
+    return dir;
 }
 
 std::string find_data_dir(const std::string& option, const std::string& fallback) {

@@ -18,6 +18,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "xgrad/io/files.hpp"
 #include "xgrad/io/text.hpp"
 #include "xgrad/core/tensor.hpp"
 
@@ -90,7 +91,7 @@ Limits check_file(const std::string& file, const std::string& what) {
     if (::stat(file.c_str(), &st) != 0)
         throw DataError(file + ": " + (errno == ENOENT ? std::string("no such file") : std::strerror(errno)));
     // (a FIFO or device would block or stream: the readers need a file they can seek in)
-    if (!S_ISREG(st.st_mode)) throw DataError(file + ": not a regular file");
+    if (!S_ISREG(st.st_mode)) throw DataError(file + ": " + file_kind(st.st_mode) + ", not a regular file");
     if (::access(file.c_str(), R_OK) != 0) throw DataError(file + ": not readable (permission)");
     if (st.st_size == 0) throw DataError(file + ": " + what + " (the file is empty)");
     return limits_for(std::uint64_t(st.st_size));

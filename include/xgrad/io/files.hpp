@@ -12,6 +12,10 @@
 
 namespace xgrad::io {
 
+// What a stat() mode says a path is, for messages: "a regular file", "a directory", "a FIFO",
+// "a character device", "a block device", "a socket".
+const char* file_kind(unsigned mode);
+
 // Refuses, before anything is written, an output path that exists and is not a regular file (or a
 // link to one): a directory, a device, a FIFO, a socket. DataError "<path>: cannot write the
 // <what>: it is a character device, not a regular file". Also when its directory does not exist.
