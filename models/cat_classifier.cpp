@@ -291,7 +291,11 @@ std::unique_ptr<Trainer<T>> start(const TrainOptions& o, const Plan& p, io::CatD
             throw DataError(o.resume + ": the checkpoint is after iteration " + std::to_string(c.state.epoch) +
                             " with " + std::to_string(c.state.steps) + " optimiser steps; these options take " +
                             std::to_string(per_epoch) + " per iteration");
-        trainer->restore(c.state);
+        try {
+            trainer->restore(c.state);
+        } catch (const Error& e) {  // the state does not fit this network: name the file
+            throw DataError(o.resume + ": cannot resume from it: " + e.what());
+        }
         costs = std::move(c.costs);
         if (!o.quiet && o.lead()) std::printf("resumed from %s after iteration %lld\n", o.resume.c_str(),
                                   (long long)costs.size() - 1);

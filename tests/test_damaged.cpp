@@ -1600,3 +1600,51 @@ BOOST_AUTO_TEST_CASE(image_refusals_say_the_real_reason) {
     BOOST_TEST(msg.rfind(bad_png + ": cannot read as a PNG image (", 0) == 0, msg);
     BOOST_TEST(msg.find("unknown image type") == std::string::npos, msg);
 }
+
+// Checkpoint fields out of range or inconsistent with each other: one DataError naming the file
+// and the field (a negative second moment made Adam's first step NaN; a NaN cost was drawn and
+// resumed as if trained).
+BOOST_AUTO_TEST_CASE(checkpoint_fields_out_of_range_are_refused) {
+    TempDir tmp;
+    const std::string ck = (tmp.path / "checkpoint.h5").string();
+    write_checkpoint<double>(ck);
+    const io::Checkpoint<double> good = io::load_checkpoint<double>(ck);
+    const std::size_t P = good.state.first_moments.size();
+    using Change = std::function<void(io::Checkpoint<double>&)>;
+    const std::vector<std::pair<Change, std::string>> cases = {
+        {[](auto& c) { c.costs[3] = std::nan(""); }, "the cost of iteration 3 is nan, not a cost (finite, >= 0)"},
+        {[](auto& c) { c.costs[2] = -0.5; }, "the cost of iteration 2 is -0.500000, not a cost (finite, >= 0)"},
+        {[](auto& c) { c.costs[0] = HUGE_VAL; }, "the cost of iteration 0 is inf, not a cost"},
+        {[](auto& c) { c.state.second_moments[1](0, 0) = -1; },
+         "'moment2_1' holds -1.000000: a second moment (an average of squares) is never negative"},
+        {[](auto& c) { c.state.second_moments.resize(1); },
+         std::to_string(P) + " first and 1 second moments for " + std::to_string(P / 2) + " layers"},
+        {[](auto& c) { c.state.first_moments.clear(); },
+         "0 first and " + std::to_string(P) + " second moments for " + std::to_string(P / 2) + " layers"},
+    };
+    for (const auto& [change, expected] : cases) {
+        io::Checkpoint<double> c = good;
+        change(c);
+        io::save_checkpoint(ck, c);
+        std::string msg;
+        try {
+            io::load_checkpoint<double>(ck);
+        } catch (const DataError& e) {
+            msg = e.what();
+        }
+        BOOST_TEST(msg.rfind(ck + ": ", 0) == 0, msg);
+        BOOST_TEST(msg.find(expected) != std::string::npos, msg);
+    }
+    // the library's restore refuses a negative second moment as well (a state not from a file)
+    const MlpSpec spec = base_spec();
+    Matrix<double> X = xt::zeros<double>({spec.dims[0], std::size_t(4)}), Y = xt::zeros<double>({std::size_t(1), std::size_t(4)});
+    TrainConfig config;
+    config.optimizer.kind = OptimizerKind::adam;
+    Trainer<double> trainer(spec, good.state.params, X, Y, config);
+    TrainerState<double> s = good.state;
+    BOOST_TEST_REQUIRE(s.second_moments.size() == trainer.state().second_moments.size());
+    s.second_moments[0](0, 0) = -2;
+    BOOST_CHECK_EXCEPTION(trainer.restore(s), DataError, [](const DataError& e) {
+        return std::string(e.what()).find("second moment 0 holds -2") != std::string::npos;
+    });
+}

@@ -250,6 +250,15 @@ BOOST_AUTO_TEST_CASE(resume_refuses_other_options_and_bad_files) {
         io::save_checkpoint(file, bad);
         expect(options + " --resume " + file, "optimiser steps; these options take 1 per iteration");
     }
+    // parameters of another architecture under the same settings: the restore's refusal names the file
+    {
+        io::Checkpoint<double> bad = c;
+        const MlpSpec wider({192, 17, 8, 1}, std::vector<std::string>{"relu", "relu", "sigmoid"});
+        bad.state.params = he_init<double>(wider, 1);
+        const std::string file = (work_dir() / "wider.h5").string();
+        io::save_checkpoint(file, bad);
+        expect(options + " --resume " + file, file + ": cannot resume from it: restore: layer 1 of the state is W [17,192]");
+    }
     expect("--iterations 10 --resume /nonexistent/checkpoint.h5", "/nonexistent/checkpoint.h5: no such file");
     std::ofstream(work_dir() / "junk.h5") << "junk";
     expect("--iterations 10 --resume " + (work_dir() / "junk.h5").string(), "not an HDF5 file");

@@ -5,6 +5,8 @@
 
 #include <unistd.h>
 
+#include <cmath>
+
 namespace xgrad::io {
 
 using namespace h5;
@@ -101,8 +103,13 @@ Checkpoint<T> read_checkpoint(const std::string& path) {
         c.settings.emplace_back(line.substr(0, eq), line.substr(eq + 1));
     }
     const long long layers = r.integer("layers"), m1 = r.integer("moments"), m2 = r.integer("second_moments");
-    if (layers < 1 || layers > 1000 || m1 < 0 || m1 > 2 * layers || m2 < 0 || m2 > 2 * layers)
-        r.fail("implausible layer or moment counts");
+    if (layers < 1 || layers > 1000)
+        r.fail("layers " + std::to_string(layers) + " out of range (1 to 1000)");
+    // gd keeps no moments, momentum a velocity per parameter, adam also a second moment each
+    const bool counts_fit = (m1 == 0 || m1 == 2 * layers) && (m2 == 0 || m2 == 2 * layers) && !(m2 > 0 && m1 == 0);
+    if (!counts_fit)
+        r.fail(std::to_string(m1) + " first and " + std::to_string(m2) + " second moments for " + std::to_string(layers) +
+               " layers: an optimiser keeps none or one of each per parameter (" + std::to_string(2 * layers) + ")");
     // each layer's input is the previous layer's output; moments are checked against the
     // optimiser's parameters when a Trainer restores them
     std::uint64_t inputs = 0;
@@ -113,10 +120,22 @@ Checkpoint<T> read_checkpoint(const std::string& path) {
         inputs = outputs;
     }
     for (long long k = 0; k < m1; ++k) c.state.first_moments.push_back(r.template matrix<T>("moment1_" + std::to_string(k), {0, 0}));
-    for (long long k = 0; k < m2; ++k) c.state.second_moments.push_back(r.template matrix<T>("moment2_" + std::to_string(k), {0, 0}));
+    for (long long k = 0; k < m2; ++k) {
+        c.state.second_moments.push_back(r.template matrix<T>("moment2_" + std::to_string(k), {0, 0}));
+        // Adam's second moments are averages of squares: a negative one would make its step NaN
+        for (const T v : c.state.second_moments.back())
+            if (v < 0)
+                r.fail("'moment2_" + std::to_string(k) + "' holds " + std::to_string(double(v)) +
+                       ": a second moment (an average of squares) is never negative");
+    }
     c.costs = read_numbers(r.c, "costs");
     if ((long long)c.costs.size() != c.state.epoch)
         r.fail("holds " + std::to_string(c.costs.size()) + " costs for " + std::to_string(c.state.epoch) + " epochs");
+    // a cost is a cross-entropy plus an L2 penalty: finite and >= 0
+    for (std::size_t i = 0; i < c.costs.size(); ++i)
+        if (!(c.costs[i] >= 0) || !std::isfinite(c.costs[i]))
+            r.fail("the cost of iteration " + std::to_string(i) + " is " + std::to_string(c.costs[i]) +
+                   ", not a cost (finite, >= 0)");
     try {
         NumpyRandom rng;
         rng.set_state(c.state.dropout_rng);

@@ -502,6 +502,11 @@ void Trainer<T>::restore(const TrainerState<T>& s) {
                              to_string(net_.tape().shape(net_.b(l))));
     if (s.epoch < 0 || s.steps < 0)
         throw ShapeError("restore: negative epoch or step count");
+    for (std::size_t i = 0; i < s.second_moments.size(); ++i)
+        for (const T v : s.second_moments[i])
+            if (!(v >= 0))
+                throw DataError("restore: second moment " + std::to_string(i) + " holds " + std::to_string(double(v)) +
+                                " (an average of squares is never negative)");
     NumpyRandom rng;
     rng.set_state(s.dropout_rng);
     Tape<T>& tape = net_.tape();
