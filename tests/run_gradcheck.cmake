@@ -169,6 +169,13 @@ bad("size 1 is 99999999999, more than 16777216" --layers 5,99999999999,1 --activ
 bad("missing-model.h5" --model "${WORK_DIR}/missing-model.h5")
 bad("not expected" --bogus)
 bad("--examples must be at least 1" --examples 0)
+# memory: the option at fault is named (the examples for a small network, the layers for a huge one)
+bad("^gradcheck: --examples 100000000000: checking this network on 100000000000 examples needs at least [0-9]+ MiB; the machine has [0-9]+ MiB available\n$"
+    --layers 3,2,1 --examples 100000000000)
+bad("^gradcheck: --examples 100000000000: checking this network on 100000000000 examples needs at least"
+    --examples 100000000000)
+bad("^gradcheck: --layers 46000,46000,46000,46000,46000,1: checking this network needs at least [0-9]+ MiB even for one example; the machine has"
+    --layers 46000,46000,46000,46000,46000,1 --examples 1)
 bad("--keep-prob: 0 is not in \\(0, 1\\]" --keep-prob 0)
 bad("--keep-prob: 1.5 is not in \\(0, 1\\]" --keep-prob 1.5)
 bad("--keep-prob: 'x' is not a number" --layers 5,4,3,1 --keep-prob 0.8,x)

@@ -43,19 +43,29 @@ namespace {
 using namespace xgrad;
 namespace gc = xgrad::mlp_check;
 
-// Refuses a check that would not fit in memory, before allocating: besides what training_bytes
+// The check's memory for m examples of `spec`, before allocating: besides what training_bytes
 // counts (parameters, each layer's values and gradients), the data is held three times (the case,
 // the tape, the hand-derived reference) and the reference keeps its own four values per unit.
-void require_check_memory(const MlpSpec& spec, std::size_t m, const std::string& what) {
+std::uint64_t check_bytes(const MlpSpec& spec, std::size_t m) {
     std::uint64_t units = 0;
     for (std::size_t l = 1; l < spec.dims.size(); ++l) units += spec.dims[l];
     const std::uint64_t extra = 8ull * m * (3ull * (spec.dims[0] + spec.dims.back()) + 4ull * units);
-    const std::uint64_t need = training_bytes(spec, m, sizeof(double), 4) + extra, have = available_memory();
-    if (have > 0 && need > have)
-        throw UsageError(what + " needs at least " + std::to_string(need >> 20) + " MiB, the machine has " +
-                         std::to_string(have >> 20) + " MiB available");
+    return training_bytes(spec, m, sizeof(double), 4) + extra;
 }
 
+// Refuses a check that cannot fit in the machine's memory, naming the option at fault: the
+// network (`network`, e.g. "--layers 3,2,1") when even one example does not fit, else --examples.
+void require_check_memory(const MlpSpec& spec, std::size_t m, const std::string& network) {
+    const std::uint64_t have = available_memory();
+    if (have == 0) return;
+    const std::string available = "the machine has " + std::to_string(have >> 20) + " MiB available";
+    if (const std::uint64_t one = check_bytes(spec, 1); one > have)
+        throw UsageError(network + ": checking this network needs at least " + std::to_string(one >> 20) +
+                         " MiB even for one example; " + available);
+    if (const std::uint64_t need = check_bytes(spec, m); need > have)
+        throw UsageError("--examples " + std::to_string(m) + ": checking this network on " + std::to_string(m) +
+                         " examples needs at least " + std::to_string(need >> 20) + " MiB; " + available);
+}
 
 struct Options {
     std::string layers, activations, model, data, dump;
@@ -225,7 +235,7 @@ std::vector<Case> build_cases(const Options& o) {
         c.network = describe(c.spec);
         const std::size_t m = o.examples_given ? o.examples : 10;
         // the tape's, the hand formulas' and the finite differences' copies of every parameter
-        require_check_memory(c.spec, m, "checking this network on " + std::to_string(m) + " examples (--layers, --examples)");
+        require_check_memory(c.spec, m, "--layers " + o.layers);
         c.params = random_params(c.spec, o.seed);
         if (o.data_given)
             real_data(io::find_data_dir(o.data, XGRAD_DEFAULT_DATA_DIR), m, c);
@@ -242,6 +252,7 @@ std::vector<Case> build_cases(const Options& o) {
     small.spec = MlpSpec({5, 4, 3, 1}, {"relu", "relu", "sigmoid"});
     small.network = describe(small.spec);
     small.params = random_params(small.spec, o.seed);
+    require_check_memory(small.spec, o.examples_given ? o.examples : 10, "the default network");
     random_data(o.examples_given ? o.examples : 10, o.seed, false, small);
     cases.push_back(std::move(small));
 
@@ -254,7 +265,7 @@ std::vector<Case> build_cases(const Options& o) {
     seed.network = describe(seed.spec) + ", the seed's He initialisation";
     seed.params = he_init<double>(seed.spec, 3);
     const std::size_t m = o.examples_given ? o.examples : 8;
-    require_check_memory(seed.spec, m, "checking the seed's network on " + std::to_string(m) + " examples (--examples)");
+    require_check_memory(seed.spec, m, "the seed's network");
     std::string dir;
     try {
         dir = io::find_data_dir(o.data, XGRAD_DEFAULT_DATA_DIR);
