@@ -1443,6 +1443,18 @@ BOOST_AUTO_TEST_CASE(external_links_are_followed) {
     }
     const io::ModelFile after = io::load_model(model);
     BOOST_TEST(after.params.W[0] == before.params.W[0]);
+    // the target damaged (its object header overwritten; then garbage throughout): refused as a
+    // damaged dataset of the file itself is, one line naming the model, no crash
+    const std::string good = slurp(data);
+    for (std::size_t at : {std::size_t(800), std::size_t(0)}) {
+        std::string bad = good;
+        for (std::size_t i = at; i < bad.size(); i += 7) bad[i] = char(0xA5);
+        std::ofstream(data, std::ios::binary | std::ios::trunc) << bad;
+        const std::string msg = model_error(model).first;
+        BOOST_TEST(msg.rfind(model + ": ", 0) == 0, msg);
+        BOOST_TEST(msg.find('\n') == std::string::npos, msg);
+        BOOST_TEST(no_children());
+    }
     // the target gone: one line naming the model
     fs::remove(data);
     const std::string msg = model_error(model).first;
