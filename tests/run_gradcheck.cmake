@@ -174,8 +174,9 @@ bad("^gradcheck: --examples 100000000000: checking this network on 100000000000 
     --layers 3,2,1 --examples 100000000000)
 bad("^gradcheck: --examples 100000000000: checking this network on 100000000000 examples needs at least"
     --examples 100000000000)
-bad("^gradcheck: --layers 46000,46000,46000,46000,46000,1: checking this network needs at least [0-9]+ MiB even for one example; the machine has"
-    --layers 46000,46000,46000,46000,46000,1 --examples 1)
+# (20 layers of 46000 x 46000 weights, each under the 2^31 a layer may have: 1.4 TB for the check)
+bad("^gradcheck: --layers 46000,46000,46000,46000,46000,46000,46000,46000,46000,46000,46000,46000,46000,46000,46000,46000,46000,46000,46000,46000,46000,1: checking this network needs at least [0-9]+ MiB even for one example; the machine has"
+    --layers 46000,46000,46000,46000,46000,46000,46000,46000,46000,46000,46000,46000,46000,46000,46000,46000,46000,46000,46000,46000,46000,1 --examples 1)
 bad("--keep-prob: 0 is not in \\(0, 1\\]" --keep-prob 0)
 bad("--keep-prob: 1.5 is not in \\(0, 1\\]" --keep-prob 1.5)
 bad("--keep-prob: 'x' is not a number" --layers 5,4,3,1 --keep-prob 0.8,x)

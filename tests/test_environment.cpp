@@ -144,6 +144,7 @@ BOOST_AUTO_TEST_CASE(an_empty_value_is_refused_for_every_option_of_every_program
         {MAKE_DATASET, {{"--out", "/tmp"}, {"--examples", "1"}}, {}},
         {BENCH_STREAM, {{"--file", "/nonexistent.h5"}}, {}},
         {BENCH, {}, {}},
+        {BENCH_DIGITS, {}, {}},
     };
     const std::regex takes_value(R"(^\s+(--[a-z0-9-]+)(?:,--[a-z0-9-]+)*\s+[A-Z]+\b)");
     for (const Program& p : programs) {
@@ -186,8 +187,9 @@ BOOST_AUTO_TEST_CASE(a_benchmark_whose_results_cannot_be_written_fails) {
     fs::remove_all(dir);
 }
 
-// A thread the system refuses (here: a 1 TB stack limit, which glibc takes as every new thread's
-// stack size, so the mapping fails; a memory or process limit does the same) is one line saying
+// A thread the system refuses (here: a 256 TiB stack limit, which glibc takes as every new
+// thread's stack size: more than the whole address space, so the mapping fails whatever the
+// overcommit policy; a memory or process limit does the same) is one line saying
 // so, not the bare "Resource temporarily unavailable" of std::thread, and --threads 1 then runs:
 // no thread is started before the option is applied (the network's recording and its test
 // accuracy used every core's threads first). Not under ASan, whose shadow mappings depend on the
@@ -197,7 +199,7 @@ BOOST_AUTO_TEST_CASE(a_refused_thread_is_named_and_one_thread_still_runs) {
     char tmpl[] = "/tmp/xgrad_env_XXXXXX";
     const fs::path dir = ::mkdtemp(tmpl);
     BOOST_REQUIRE(run_shell(MAKE_DATASET " --random --examples 64 --test-examples 8 --out " + dir.string()).status == 0);
-    const std::string train = "ulimit -s 1000000000 && " CAT_CLASSIFIER " train --layers 12288,3,1 --activations "
+    const std::string train = "ulimit -s 274877906944 && " CAT_CLASSIFIER " train --layers 12288,3,1 --activations "
                               "relu,sigmoid --iterations 2 --quiet --data " + dir.string() + " --out " +
                               (dir / "out").string();
     expect_one_line(run_shell(train + " --threads 2"), "cat_classifier: cannot start thread 2 of 2 (");

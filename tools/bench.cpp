@@ -48,8 +48,7 @@ struct Stats {
 template <class T>
 Stats time_training(const MlpSpec& spec, const Matrix<T>& X, const Matrix<T>& Y, int threads,
                     int warmup, int iters) {
-    Mlp<T> net(spec, he_init<T>(spec, 3), X, Y);
-    net.tape().set_threads(threads);
+    Mlp<T> net(spec, he_init<T>(spec, 3), X, Y, Regularization{}, LossForm::fused, threads);
     Stats s;
     for (int i = 0; i < warmup; ++i) s.finite &= std::isfinite(double(net.train_step(T(0.0075))));
     std::vector<double> ms;

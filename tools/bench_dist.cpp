@@ -86,10 +86,10 @@ Result time_case(dist::Context& mpi, std::size_t m, std::size_t batch, int epoch
                                                         random_matrix(1, m, 2, true));
     TrainConfig cfg;
     cfg.mini_batch_size = batch;
+    cfg.threads = threads;
     dist::MpiCollective<double> group(mpi);
     Trainer<double> trainer(spec, init_params<double>(spec, Init::he, 3), source, cfg,
                             mpi.size() > 1 ? &group : nullptr);
-    trainer.net().tape().set_threads(threads);
     const std::size_t per_step = batch == 0 ? m : batch;
     const std::size_t steps_per_epoch = (m + per_step - 1) / per_step;
     trainer.epoch();  // warm-up: buffers, the first products
@@ -118,13 +118,7 @@ int main(int argc, char** argv) {
     app.add_option("--seed-epochs", seed_epochs, "timed steps of the seed case")->check(CLI::PositiveNumber);
     app.add_option("--large-epochs", large_epochs, "timed epochs (16 steps each) of the large case")
         ->check(CLI::PositiveNumber);
-    try {
-        app.parse(argc, argv);
-        cli::refuse_empty_values(app);
-    } catch (const CLI::ParseError& e) {
-        return app.exit(e);
-    }
-    try {
+    return cli::run("xgrad_bench_dist", app, argc, argv, [&] {
         dist::Context mpi(&argc, &argv);
         if (threads <= 0) threads = mpi.default_threads();
         if (mpi.rank() == 0)
@@ -142,9 +136,6 @@ int main(int argc, char** argv) {
             row("large-mem", time_case(mpi, 16384, 1024, large_epochs, threads));
         }
         mpi.finish(-1);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "xgrad_bench_dist: %s\n", e.what());
-        return 2;
-    }
-    return 0;
+        return 0;
+    });
 }

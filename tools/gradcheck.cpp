@@ -55,7 +55,7 @@ std::uint64_t check_bytes(const MlpSpec& spec, std::size_t m) {
 
 // Refuses a check that cannot fit in the machine's memory, naming the option at fault: the
 // network (`network`, e.g. "--layers 3,2,1") when even one example does not fit, else --examples.
-void require_check_memory(const MlpSpec& spec, std::size_t m, const std::string& network) {
+void require_check_memory(const MlpSpec& spec, std::size_t m, const std::string& network, bool examples_given) {
     const std::uint64_t have = available_memory();
     if (have == 0) return;
     const std::string available = "the machine has " + std::to_string(have >> 20) + " MiB available";
@@ -63,7 +63,8 @@ void require_check_memory(const MlpSpec& spec, std::size_t m, const std::string&
         throw UsageError(network + ": checking this network needs at least " + std::to_string(one >> 20) +
                          " MiB even for one example; " + available);
     if (const std::uint64_t need = check_bytes(spec, m); need > have)
-        throw UsageError("--examples " + std::to_string(m) + ": checking this network on " + std::to_string(m) +
+        throw UsageError("--examples " + std::to_string(m) + (examples_given ? "" : " (the default)") +
+                         ": checking this network on " + std::to_string(m) +
                          " examples needs at least " + std::to_string(need >> 20) + " MiB; " + available);
 }
 
@@ -235,7 +236,7 @@ std::vector<Case> build_cases(const Options& o) {
         c.network = describe(c.spec);
         const std::size_t m = o.examples_given ? o.examples : 10;
         // the tape's, the hand formulas' and the finite differences' copies of every parameter
-        require_check_memory(c.spec, m, "--layers " + o.layers);
+        require_check_memory(c.spec, m, "--layers " + o.layers, o.examples_given);
         c.params = random_params(c.spec, o.seed);
         if (o.data_given)
             real_data(io::find_data_dir(o.data, XGRAD_DEFAULT_DATA_DIR), m, c);
@@ -252,7 +253,7 @@ std::vector<Case> build_cases(const Options& o) {
     small.spec = MlpSpec({5, 4, 3, 1}, {"relu", "relu", "sigmoid"});
     small.network = describe(small.spec);
     small.params = random_params(small.spec, o.seed);
-    require_check_memory(small.spec, o.examples_given ? o.examples : 10, "the default network");
+    require_check_memory(small.spec, o.examples_given ? o.examples : 10, "the default network", o.examples_given);
     random_data(o.examples_given ? o.examples : 10, o.seed, false, small);
     cases.push_back(std::move(small));
 
@@ -265,7 +266,7 @@ std::vector<Case> build_cases(const Options& o) {
     seed.network = describe(seed.spec) + ", the seed's He initialisation";
     seed.params = he_init<double>(seed.spec, 3);
     const std::size_t m = o.examples_given ? o.examples : 8;
-    require_check_memory(seed.spec, m, "the seed's network");
+    require_check_memory(seed.spec, m, "the seed's network", o.examples_given);
     std::string dir;
     try {
         dir = io::find_data_dir(o.data, XGRAD_DEFAULT_DATA_DIR);

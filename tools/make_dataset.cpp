@@ -163,7 +163,7 @@ int main(int argc, char** argv) {
         try {
             return run(o);
         } catch (const H5::Exception& e) {
-            throw DataError(o.out + ": " + e.getDetailMsg());
+            throw DataError(o.out + ": HDF5: " + e.getDetailMsg());
         }
     });
 }

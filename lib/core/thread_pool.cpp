@@ -9,16 +9,20 @@ namespace xgrad::detail {
 
 ThreadPool::ThreadPool(int size) : size_(size < 1 ? 1 : size) {
     threads_.reserve(std::size_t(size_ - 1));
+    // The system may refuse a thread (a limit on memory, processes or stack size): the threads
+    // already started must be joined here (a joinable std::thread destroyed is std::terminate), and
+    // the reason said as what it is, not as the bare "Resource temporarily unavailable".
     try {
         for (int i = 1; i < size_; ++i) threads_.emplace_back([this, i] { worker(i); });
     } catch (const std::system_error& e) {
-        // The system refused a thread (a limit on memory or processes): the threads already
-        // started must be joined here (a joinable std::thread destroyed is std::terminate), and
-        // the reason said as what it is, not as the bare "Resource temporarily unavailable".
+        const std::size_t started = threads_.size() + 1;  // with the calling thread
         stop();
-        throw Error("cannot start thread " + std::to_string(threads_.size() + 2) + " of " + std::to_string(size_) +
-                    " (" + e.code().message() +
-                    "): the limits on memory or processes (ulimit -v, ulimit -u) leave too little; use fewer threads");
+        throw Error("cannot start thread " + std::to_string(started + 1) + " of " + std::to_string(size_) + " (" +
+                    e.code().message() +
+                    "): the limits on memory, processes or stack size (ulimit -v, -u, -s) leave too little");
+    } catch (...) {
+        stop();
+        throw;
     }
 }
 

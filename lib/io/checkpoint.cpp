@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 
 namespace xgrad::io {
 
@@ -14,6 +15,12 @@ using namespace h5;
 namespace {
 
 constexpr const char* kFormat = "xgrad-checkpoint-1";
+
+std::string number(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
 const char* const kNotACheckpoint = "expected a checkpoint written by --checkpoint-every";
 
 // A checkpoint's contents as the isolated reader sent them, whose 'format' attribute says it is one.
@@ -124,8 +131,8 @@ Checkpoint<T> read_checkpoint(const std::string& path) {
         c.state.second_moments.push_back(r.template matrix<T>("moment2_" + std::to_string(k), {0, 0}));
         // Adam's second moments are averages of squares: a negative one would make its step NaN
         for (const T v : c.state.second_moments.back())
-            if (v < 0)
-                r.fail("'moment2_" + std::to_string(k) + "' holds " + std::to_string(double(v)) +
+            if (!(v >= 0))
+                r.fail("'moment2_" + std::to_string(k) + "' holds " + number(double(v)) +
                        ": a second moment (an average of squares) is never negative");
     }
     c.costs = read_numbers(r.c, "costs");
@@ -134,7 +141,7 @@ Checkpoint<T> read_checkpoint(const std::string& path) {
     // a cost is a cross-entropy plus an L2 penalty: finite and >= 0
     for (std::size_t i = 0; i < c.costs.size(); ++i)
         if (!(c.costs[i] >= 0) || !std::isfinite(c.costs[i]))
-            r.fail("the cost of iteration " + std::to_string(i) + " is " + std::to_string(c.costs[i]) +
+            r.fail("the cost of iteration " + std::to_string(i) + " is " + number(c.costs[i]) +
                    ", not a cost (finite, >= 0)");
     try {
         NumpyRandom rng;

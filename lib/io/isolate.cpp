@@ -330,12 +330,27 @@ Limits limits_for(std::uint64_t file_bytes) {
 }
 
 namespace {
-// this process's address-space limit in bytes when it is below what the helper may use, else 0
+// CAP_SYS_RESOURCE in this process's effective set: the helper may then raise its hard limits
+bool may_raise_hard_limits() {
+    std::FILE* f = std::fopen("/proc/self/status", "r");
+    if (!f) return false;
+    char line[256];
+    unsigned long long caps = 0;
+    bool found = false;
+    while (!found && std::fgets(line, sizeof line, f)) found = std::sscanf(line, "CapEff: %llx", &caps) == 1;
+    std::fclose(f);
+    return found && (caps >> 24 & 1ull);  // CAP_SYS_RESOURCE is capability 24
+}
+
+// This process's address-space limit in bytes when the helper, which inherits it, cannot raise
+// itself to what it may use (reader_main sets soft and hard to memory + 256 MiB: a soft limit
+// below that it raises, a hard one only with CAP_SYS_RESOURCE); else 0.
 std::uint64_t tight_address_space(const Limits& lim) {
     rlimit rl{};
-    if (::getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 0;
-    const std::uint64_t helper = lim.memory + (std::uint64_t(256) << 20);  // as reader_main sets it
-    return std::uint64_t(rl.rlim_cur) < helper ? std::uint64_t(rl.rlim_cur) : 0;
+    if (::getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_max == RLIM_INFINITY) return 0;
+    const std::uint64_t helper = lim.memory + (std::uint64_t(256) << 20);
+    if (std::uint64_t(rl.rlim_max) >= helper || may_raise_hard_limits()) return 0;
+    return std::uint64_t(rl.rlim_max);
 }
 }  // namespace
 

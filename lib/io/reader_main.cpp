@@ -72,6 +72,10 @@ struct TooBig {
     std::uint64_t bytes;
 };
 
+// The address space is an inherited limit below the one this helper was given: an allocation
+// refused is then the limit's doing more likely than a damaged size's.
+bool g_limited = false;
+
 void need(std::uint64_t bytes) {
     if (bytes > g_limit) throw TooBig{bytes};
 }
@@ -421,7 +425,7 @@ void read_image(Writer& w, const std::string& file, int channels) {
         // decoding says what it is (it stops at the same header; the limits still apply)
         stbi_uc* img = stbi_load_from_memory(bytes.data(), len, &iw, &ih, &in, channels);
         if (img) stbi_image_free(img);
-        if (!img && stbi_failure_reason() && std::strcmp(stbi_failure_reason(), "outofmem") == 0) throw TooBig{0};
+        if (!img && g_limited && reason() == "outofmem") throw TooBig{0};
         w.u8(wire::kError), w.str(fail + (img ? "its header cannot be read" : reason()) + ")");
         return;
     }
@@ -435,8 +439,9 @@ void read_image(Writer& w, const std::string& file, int channels) {
     need(std::uint64_t(iw) * std::uint64_t(ih) * 4);
     int dw = 0, dh = 0;
     stbi_uc* img = stbi_load_from_memory(bytes.data(), len, &dw, &dh, &in, channels);
-    // a refused allocation is memory, not a damaged file
-    if (!img && stbi_failure_reason() && std::strcmp(stbi_failure_reason(), "outofmem") == 0) throw TooBig{0};
+    // stb's "outofmem" is a refused allocation, which a damaged length also causes (a chunk claiming
+    // gigabytes): memory only under an inherited limit below ours, else the file's reason
+    if (!img && g_limited && reason() == "outofmem") throw TooBig{0};
     if (!img) {
         w.u8(wire::kError), w.str(fail + reason() + ")");
         return;
@@ -683,7 +688,15 @@ int main(int argc, char** argv) {
 #if !defined(__SANITIZE_ADDRESS__)
     // the address space: the data plus what the program and its libraries need
     const rlimit as{rlim_t(g_limit + (std::uint64_t(256) << 20)), rlim_t(g_limit + (std::uint64_t(256) << 20))};
-    ::setrlimit(RLIMIT_AS, &as);
+    if (::setrlimit(RLIMIT_AS, &as) != 0) {
+        // a hard limit below ours, inherited and not ours to raise: the soft one up to it
+        rlimit inherited{};
+        if (::getrlimit(RLIMIT_AS, &inherited) == 0 && inherited.rlim_max != RLIM_INFINITY) {
+            inherited.rlim_cur = inherited.rlim_max;
+            ::setrlimit(RLIMIT_AS, &inherited);
+            g_limited = true;
+        }
+    }
 #endif
     // processor time, a backstop: the parent's deadline (wall-clock) comes first
     const std::string mode = argv[3], file = argv[4];

@@ -272,7 +272,7 @@ H5StreamSource<T>::H5StreamSource(const std::string& file, StreamOptions options
             impl_->worker = std::thread([this] { impl_->loop(); });
         } catch (const std::system_error& e) {
             throw Error(file + ": cannot start the thread that reads ahead (" + e.code().message() +
-                        "): the limits on memory or processes (ulimit -v, ulimit -u) leave too little");
+                        "): the limits on memory, processes or stack size (ulimit -v, -u, -s) leave too little");
         }
     } catch (...) {
         impl_->shutdown();

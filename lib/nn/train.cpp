@@ -506,7 +506,7 @@ void Trainer<T>::restore(const TrainerState<T>& s) {
         for (const T v : s.second_moments[i])
             if (!(v >= 0))
                 throw DataError("restore: second moment " + std::to_string(i) + " holds " + std::to_string(double(v)) +
-                                " (an average of squares is never negative)");
+                                ", not a number >= 0 (an average of squares)");
     NumpyRandom rng;
     rng.set_state(s.dropout_rng);
     Tape<T>& tape = net_.tape();
