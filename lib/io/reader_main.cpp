@@ -20,7 +20,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <climits>
 #include <cstring>
 #include <csignal>
 #include <cstdio>
