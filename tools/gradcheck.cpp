@@ -27,6 +27,7 @@
 #include <xtensor/xview.hpp>
 
 #include "cli.hpp"
+#include "gradcheck_tool.hpp"
 #include "xgrad/check/gradcheck.hpp"
 #include "xgrad/core/blas.hpp"
 #include "xgrad/io/io.hpp"
@@ -42,6 +43,7 @@ namespace {
 
 using namespace xgrad;
 namespace gc = xgrad::mlp_check;
+using namespace xgrad::gradcheck_tool;
 
 // The check's memory for m examples of `spec`, before allocating: besides what training_bytes
 // counts (parameters, each layer's values and gradients), the data is held three times (the case,
@@ -67,26 +69,6 @@ void require_check_memory(const MlpSpec& spec, std::size_t m, const std::string&
                          ": checking this network on " + std::to_string(m) +
                          " examples needs at least " + std::to_string(need >> 20) + " MiB; " + available);
 }
-
-struct Options {
-    std::string layers, activations, model, data, dump;
-    std::size_t examples = 0;  // 0: the default for the kind of check
-    std::uint32_t seed = 1;
-    double eps = 1e-7, tol_hand = 1e-12, tol_fd = 2e-7;
-    std::size_t sample = 200;
-    bool allow_zero = false, json = false;
-    bool examples_given = false, data_given = false;
-    double lambd = 0;
-    std::string keep_prob;  // "0.8" or "0.8,0.5"
-    std::uint32_t mask_seed = 1;
-    bool keep_given = false, mask_seed_given = false;
-    // --ops: every op of the library by the generic check
-    bool ops = false;
-    std::string dtype = "f64";
-    bool dtype_given = false, eps_given = false, tol_fd_given = false, sample_given = false;
-    // options of the network check that --ops does not take, as given on the command line
-    std::vector<std::string> network_only;
-};
 
 // One network with its data, ready to check.
 struct Case {
@@ -283,13 +265,6 @@ std::vector<Case> build_cases(const Options& o) {
 
 // ---- output ---------------------------------------------------------------------------------
 
-std::string sci(double v) {
-    if (std::isnan(v)) return "nan";
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.2e", v);
-    return buf;
-}
-
 // PASS / FAIL, with the reason when the numbers alone do not show it.
 std::string verdict(const gc::Comparison& c) {
     if (!c.finite) return "FAIL(nan)";
@@ -321,12 +296,6 @@ std::string fd_sample_text(const gc::CheckOptions& co) {
     return co.fd.sample == 0 ? std::string("every entry")
                              : "up to " + std::to_string(co.fd.sample) + " random entries per "
                                "tensor (seed " + std::to_string(co.fd.sample_seed) + ")";
-}
-
-std::string gnum(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g", v);
-    return buf;
 }
 
 std::string keep_text(const std::vector<double>& keep) {
@@ -483,114 +452,6 @@ void print_json(const std::vector<Case>& cases, const gc::CheckOptions& co,
     }
     o << "]}\n";
     std::cout << o.str();
-}
-
-// ---- --ops: every op of the library -----------------------------------------------------------
-
-// One row of the --ops table: the cases of one op together.
-struct OpRow {
-    OpKind op = OpKind::add;
-    std::size_t cases = 0, checked = 0, kinks = 0;
-    double rel_err = 0;  // the largest over the cases (NaN if any is NaN)
-    std::string worst;   // the case with that error
-    bool pass = true;
-};
-
-// e is a larger error than cur (NaN is the largest there is).
-bool worse(double e, double cur) { return !std::isnan(cur) && (std::isnan(e) || e > cur); }
-
-template <class T>
-int run_ops(const GradcheckOptions& go) {
-    std::vector<OpCheckRow> results;
-    for (const OpCase& c : op_cases()) results.push_back(check_op<T>(c, go));
-    std::vector<OpRow> rows;
-    for (std::size_t k = kFirstBuiltinOp; k < std::size_t(OpKind::count_); ++k) {
-        OpRow row;
-        row.op = OpKind(k);
-        for (const OpCheckRow& r : results) {
-            if (r.op != row.op) continue;
-            ++row.cases;
-            row.checked += r.report.checked();
-            row.kinks += r.report.kinks();
-            const double e = r.report.max_rel_err();
-            if (row.worst.empty() || worse(e, row.rel_err)) {
-                row.rel_err = e;
-                row.worst = r.label;
-            }
-            row.pass = row.pass && r.pass();
-        }
-        row.pass = row.pass && row.cases > 0;  // an op without a case is not checked
-        rows.push_back(row);
-    }
-
-    const GradcheckReport& any = results.front().report;  // the resolved eps, tolerance, ...
-    std::printf("== ops: every op of the library on random inputs (%s), loss = sum(op(inputs) ⊙ G)\n",
-                any.dtype.c_str());
-    std::printf("   finite differences: central, eps %s, %s; tolerance %s, kink threshold %s%s\n",
-                gnum(any.eps).c_str(),
-                go.max_entries == 0 ? "every entry"
-                                    : ("up to " + std::to_string(go.max_entries) +
-                                       " entries per input (seed " + std::to_string(go.seed) + ")")
-                                          .c_str(),
-                gnum(any.tolerance).c_str(), gnum(any.kink_tol).c_str(),
-                go.allow_zero ? ", all-zero gradients allowed" : "");
-    std::printf("   %-12s %5s %8s %6s  %11s  %s\n", "op", "cases", "entries", "kinks",
-                "max rel err", "result");
-    std::size_t failed = 0, cases = 0, checked = 0, kinks = 0;
-    double worst = 0;
-    std::string worst_case, names;
-    for (const OpRow& r : rows) {
-        std::printf("   %-12s %5zu %8zu %6zu  %11s  %s\n", op_name(r.op), r.cases, r.checked, r.kinks,
-                    sci(r.rel_err).c_str(), r.cases == 0 ? "FAIL(no case)" : r.pass ? "PASS" : "FAIL");
-        cases += r.cases;
-        checked += r.checked;
-        kinks += r.kinks;
-        if (!r.pass) ++failed, names += (names.empty() ? "" : ", ") + std::string(op_name(r.op));
-        if (worst_case.empty() || worse(r.rel_err, worst)) {
-            worst = r.rel_err;
-            worst_case = r.worst;
-        }
-    }
-    std::printf("   largest relative error: %s (%s)\n", sci(worst).c_str(), worst_case.c_str());
-    if (failed == 0)
-        std::printf("   result: PASS (%zu ops, %zu cases, %zu entries, %zu kinks)\n\n", rows.size(),
-                    cases, checked, kinks);
-    else
-        std::printf("   result: FAIL (%zu of %zu ops: %s)\n\n", failed, rows.size(), names.c_str());
-    // Each failing case in full.
-    for (const OpCheckRow& r : results) {
-        if (r.pass()) continue;
-        std::printf("-- failing case: %s%s\n", r.label.c_str(),
-                    r.expect_kinks && r.report.kinks() == 0 ? " (built with kinks, none detected)"
-                                                            : "");
-        std::ostringstream os;
-        r.report.print(os);
-        std::printf("%s\n", os.str().c_str());
-    }
-    std::printf("gradcheck: %s\n", failed == 0 ? "every row passes" : "FAILED");
-    return failed == 0 ? 0 : 1;
-}
-
-int run_ops_mode(const Options& o) {
-    if (!o.network_only.empty())
-        throw UsageError("--ops checks the library's ops: " + o.network_only.front() +
-                         " is an option of the network check");
-    if (o.dtype != "f32" && o.dtype != "f64")
-        throw UsageError("--dtype: '" + o.dtype + "' is not f32 or f64");
-    GradcheckOptions go;  // 0: the type's defaults
-    if (o.eps_given) {
-        if (!(o.eps > 0) || !std::isfinite(o.eps)) throw UsageError("--eps must be a positive number");
-        go.eps = o.eps;
-    }
-    if (o.tol_fd_given) {
-        if (!(o.tol_fd > 0) || !std::isfinite(o.tol_fd))
-            throw UsageError("--tol-fd must be a positive number");
-        go.tolerance = o.tol_fd;
-    }
-    go.max_entries = o.sample_given ? o.sample : 0;
-    go.seed = o.seed;
-    go.allow_zero = o.allow_zero;
-    return o.dtype == "f32" ? run_ops<float>(go) : run_ops<double>(go);
 }
 
 int run(const Options& o) {
